@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: Apache-2.0
+// Composition root of the `traverse` daemon: options, config, sockets, workers, signals.
+#include "config/load.hpp"
+#include "config/validate.hpp"
+#include "monitoring/stats.hpp"
+#include "server/app/listener_plan.hpp"
+#include "server/base/log.hpp"
+#include "server/net/tls.hpp"
+#include "server/worker/turn_worker.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace traverse;
+
+constexpr int exit_ok = 0;
+constexpr int exit_config = 1; // invalid configuration or start-up failure
+constexpr int exit_usage = 2;  // bad command line
+
+constexpr const char* usage_text = R"(Usage: traverse [OPTIONS]
+
+Traverse STUN/TURN server.
+
+Options:
+  -c, --config FILE         load the YAML configuration FILE (default: built-in localhost defaults)
+      --check-config FILE   validate FILE, print every problem, and exit (0 valid, 1 invalid)
+      --listen SPEC         listen on SPEC, e.g. udp://127.0.0.1:3478, tcp://[::1]:3478,
+                            tls://127.0.0.1:5349; repeatable; replaces the configured listeners
+      --workers N|auto      number of worker threads (default: one per CPU)
+      --log-level LEVEL     trace, debug, info, warn, error or off
+      --software TEXT       SOFTWARE attribute value ("" omits it)
+  -h, --help                show this help and exit
+  -V, --version             show the version and exit
+
+Once every socket is bound, one "listening <transport> <address>" line per socket and then
+"ready" are printed on standard output. SIGINT and SIGTERM stop the server.
+)";
+
+struct CommandLine {
+    std::optional<std::string> config_file;
+    std::optional<std::string> check_file;
+    std::vector<std::string> listens;
+    std::optional<std::string> workers;
+    std::optional<std::string> log_level;
+    std::optional<std::string> software;
+    bool help = false;
+    bool version = false;
+};
+
+/// Parses argv; on error prints the reason and returns nullopt.
+std::optional<CommandLine> parse_command_line(int argc, char** argv) {
+    CommandLine cl;
+    auto need_value = [&](int& i, std::string_view name) -> std::optional<std::string> {
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "traverse: option %.*s needs a value\n",
+                         static_cast<int>(name.size()), name.data());
+            return std::nullopt;
+        }
+        return std::string(argv[++i]);
+    };
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::optional<std::string> value;
+        // Accept --name=value as well as --name value.
+        if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+            value = std::string(arg.substr(eq + 1));
+            arg = arg.substr(0, eq);
+        }
+        auto take = [&]() -> std::optional<std::string> {
+            return value ? value : need_value(i, arg);
+        };
+        if (arg == "-h" || arg == "--help") {
+            cl.help = true;
+        } else if (arg == "-V" || arg == "--version") {
+            cl.version = true;
+        } else if (arg == "-c" || arg == "--config") {
+            if (!(cl.config_file = take())) return std::nullopt;
+        } else if (arg == "--check-config") {
+            if (!(cl.check_file = take())) return std::nullopt;
+        } else if (arg == "--listen") {
+            auto v = take();
+            if (!v) return std::nullopt;
+            cl.listens.push_back(*v);
+        } else if (arg == "--workers") {
+            if (!(cl.workers = take())) return std::nullopt;
+        } else if (arg == "--log-level") {
+            if (!(cl.log_level = take())) return std::nullopt;
+        } else if (arg == "--software") {
+            if (!(cl.software = take())) return std::nullopt;
+        } else {
+            std::fprintf(stderr, "traverse: unknown option '%s' (see --help)\n", argv[i]);
+            return std::nullopt;
+        }
+    }
+    return cl;
+}
+
+void print_diagnostics(const std::vector<config::Diagnostic>& errors) {
+    for (const auto& d : errors) std::fprintf(stderr, "%s\n", config::to_string(d).c_str());
+}
+
+/// Applies command-line overrides; returns every problem as a diagnostic.
+std::vector<config::Diagnostic> apply_overrides(const CommandLine& cl, config::ServerConfig& cfg) {
+    std::vector<config::Diagnostic> errors;
+    if (!cl.listens.empty()) {
+        cfg.listeners.clear();
+        for (const auto& spec : cl.listens) {
+            auto l = config::parse_listen_spec(spec);
+            if (!l) errors.push_back({"--listen", 0, l.error});
+            else cfg.listeners.push_back(*l.value);
+        }
+    }
+    if (cl.workers) {
+        auto w = config::parse_workers(*cl.workers);
+        if (!w) errors.push_back({"--workers", 0, w.error});
+        else cfg.server.workers = *w.value;
+    }
+    if (cl.log_level) {
+        auto l = config::parse_log_level(*cl.log_level);
+        if (!l) errors.push_back({"--log-level", 0, l.error});
+        else cfg.logging.level = *l.value;
+    }
+    if (cl.software) cfg.server.software = *cl.software;
+    if (errors.empty()) {
+        auto more = config::validate(cfg);
+        errors.insert(errors.end(), more.begin(), more.end());
+    }
+    return errors;
+}
+
+int run(const config::ServerConfig& cfg) {
+    log::Level level = log::Level::info;
+    log::parse_level(cfg.logging.level, level);
+    log::configure(level, cfg.logging.format == config::LogFormat::json ? log::Format::json
+                                                                         : log::Format::text);
+    unsigned workers = cfg.server.workers;
+    if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+
+    auto plan = app::bind_listeners(cfg, workers);
+    if (!plan.error.empty()) {
+        TRAVERSE_LOG(error, "app", "cannot start", {"error", plan.error});
+        return exit_config;
+    }
+
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    for (const auto& l : plan.table) {
+        if (l.transport != turn::Transport::tls || tls) continue;
+        auto made = net::make_tls_server_context(cfg.tls.certificate, cfg.tls.private_key);
+        if (!made.context) {
+            TRAVERSE_LOG(error, "app", "cannot start", {"error", made.error});
+            app::close_all(plan);
+            return exit_config;
+        }
+        tls = made.context;
+    }
+
+    net::StreamLimits limits;
+    limits.max_connections = cfg.limits.max_connections;
+    limits.max_connections_per_ip = cfg.limits.max_connections_per_ip;
+    limits.idle_timeout = cfg.limits.idle_timeout;
+    limits.handshake_timeout = cfg.limits.tls_handshake_timeout;
+    net::ConnectionLimiter limiter(limits.max_connections, limits.max_connections_per_ip);
+
+    std::vector<std::unique_ptr<worker::TurnWorker>> pool;
+    for (unsigned w = 0; w < workers; ++w) {
+        worker::WorkerSetup setup;
+        setup.index = w;
+        setup.engine.software = cfg.server.software;
+        setup.engine.rfc5780 = cfg.rfc5780.enabled();
+        setup.listeners = plan.table;
+        setup.sockets = plan.sockets[w];
+        setup.tls = tls;
+        setup.limits = limits;
+        pool.push_back(std::make_unique<worker::TurnWorker>(std::move(setup), limiter));
+    }
+
+    // Signals are handled on the main thread; workers never see them.
+    boost::asio::io_context control;
+    boost::asio::signal_set signals(control, SIGINT, SIGTERM);
+    int stop_signal = 0;
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+        if (!ec) stop_signal = sig;
+    });
+
+    for (auto& w : pool) w->start();
+    for (const auto& line : app::describe(plan)) std::printf("%s\n", line.c_str());
+    std::printf("ready\n");
+    std::fflush(stdout);
+    TRAVERSE_LOG(info, "app", "started", {"workers", workers}, {"listeners", plan.table.size()},
+                 {"version", TRAVERSE_VERSION});
+
+    control.run();
+    TRAVERSE_LOG(info, "app", "stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});
+    for (auto& w : pool) w->stop();
+
+    // Sum the per-worker blocks (the workers have stopped, so these are final).
+    std::map<std::string_view, std::uint64_t> totals;
+    for (auto& w : pool)
+        stats::for_each(w->counters(), [&](std::string_view name, std::string_view,
+                                           std::uint64_t v) { totals[name] += v; });
+    // One line with every counter, so operators and tests can read the totals.
+    std::vector<log::Field> fields;
+    for (auto& [name, value] : totals) fields.emplace_back(name, value);
+    if (log::enabled("app", log::Level::info))
+        log::write(log::Level::info, "app", "final stats", fields);
+    return exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    // A peer closing a TLS/TCP connection mid-write must not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
+
+    auto cl = parse_command_line(argc, argv);
+    if (!cl) return exit_usage;
+    if (cl->help) {
+        std::fputs(usage_text, stdout);
+        return exit_ok;
+    }
+    if (cl->version) {
+        std::printf("traverse %s\n", TRAVERSE_VERSION);
+        return exit_ok;
+    }
+    if (cl->check_file) {
+        auto loaded = config::load_file(*cl->check_file);
+        if (!loaded.ok()) {
+            print_diagnostics(loaded.errors);
+            return exit_config;
+        }
+        std::printf("%s: configuration is valid (%zu listeners)\n", cl->check_file->c_str(),
+                    loaded.config->listeners.size());
+        return exit_ok;
+    }
+
+    config::ServerConfig cfg = config::default_config();
+    if (cl->config_file) {
+        auto loaded = config::load_file(*cl->config_file);
+        if (!loaded.ok()) {
+            print_diagnostics(loaded.errors);
+            return exit_config;
+        }
+        cfg = *loaded.config;
+    }
+    auto errors = apply_overrides(*cl, cfg);
+    if (!errors.empty()) {
+        print_diagnostics(errors);
+        return exit_config;
+    }
+    return run(cfg);
+}

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// Socket creation with plain syscalls, so the main thread can bind everything before workers start.
+#include "server/net/socket.hpp"
+
+#include "server/net/endpoint.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace traverse::net {
+namespace {
+
+std::string describe(const char* what, const proto::TransportAddress& at) {
+    return std::string(what) + " " + at.to_string() + ": " + std::strerror(errno);
+}
+
+OpenResult open_common(const proto::TransportAddress& at, int type) {
+    OpenResult r;
+    int domain = at.family == proto::Family::ipv4 ? AF_INET : AF_INET6;
+    int fd = ::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        r.error = describe("cannot create socket for", at);
+        return r;
+    }
+    int one = 1;
+    // Every worker binds its own socket to the same address; the kernel spreads by 4-tuple hash.
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // An IPv6 listener serves IPv6 only; IPv4 gets its own listener (explicit beats dual-stack).
+    if (domain == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    sockaddr_storage ss;
+    socklen_t len = to_sockaddr(at, ss);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+        r.error = describe("cannot bind", at);
+        ::close(fd);
+        return r;
+    }
+    sockaddr_storage bound{};
+    socklen_t bound_len = sizeof bound;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len);
+    from_sockaddr(reinterpret_cast<sockaddr*>(&bound), r.socket.local);
+    r.socket.fd = fd;
+    return r;
+}
+
+} // namespace
+
+OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes) {
+    OpenResult r = open_common(at, SOCK_DGRAM);
+    if (!r.ok()) return r;
+    // Best effort: the kernel caps this at net.core.rmem_max unless we are privileged.
+    ::setsockopt(r.socket.fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes,
+                 sizeof receive_buffer_bytes);
+    return r;
+}
+
+OpenResult open_tcp_listener(const proto::TransportAddress& at, int backlog) {
+    OpenResult r = open_common(at, SOCK_STREAM);
+    if (!r.ok()) return r;
+    if (::listen(r.socket.fd, backlog) != 0) {
+        r.error = describe("cannot listen on", at);
+        ::close(r.socket.fd);
+        r.socket.fd = -1;
+    }
+    return r;
+}
+
+} // namespace traverse::net

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// Opening listening sockets with the options every worker needs (SO_REUSEPORT, buffers, v6only).
+#pragma once
+
+#include "proto/address.hpp"
+
+#include <string>
+
+namespace traverse::net {
+
+/// A bound socket: its descriptor and the address it actually got (port 0 resolved).
+struct BoundSocket {
+    int fd = -1;
+    proto::TransportAddress local;
+};
+
+/// Outcome of opening a socket: `error` is empty on success, else a sentence naming the cause.
+struct OpenResult {
+    BoundSocket socket;
+    std::string error;
+    bool ok() const noexcept { return error.empty(); }
+};
+
+/// A non-blocking UDP socket in the SO_REUSEPORT group of `at`, with a large receive buffer.
+OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes);
+/// A non-blocking listening TCP socket in the SO_REUSEPORT group of `at`.
+OpenResult open_tcp_listener(const proto::TransportAddress& at, int backlog);
+
+} // namespace traverse::net

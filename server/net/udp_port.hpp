@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// One UDP socket drained with recvmmsg on readiness and written with sendmmsg.
+#pragma once
+
+#include "proto/address.hpp"
+#include "server/net/socket.hpp"
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <sys/socket.h>
+
+namespace traverse::net {
+
+/// A datagram as received: payload (in the port's receive slot) and source.
+struct ReceivedDatagram {
+    std::span<const std::byte> data;
+    proto::TransportAddress from;
+};
+
+/// A datagram to send.
+struct OutgoingDatagram {
+    std::span<const std::byte> data;
+    proto::TransportAddress to;
+};
+
+/// Receives batches from a UdpPort. Called on the port's io_context thread; the spans are valid
+/// only during the call.
+class DatagramSink {
+public:
+    virtual void on_datagrams(std::uint32_t listener, std::span<const ReceivedDatagram> batch) = 0;
+
+protected:
+    ~DatagramSink() = default;
+};
+
+/// Readiness-driven UDP reader (Asio's third-party-library pattern): wait for readability, then
+/// drain with recvmmsg until EAGAIN or the per-wake-up budget, posting a continuation when the
+/// budget runs out so no readiness edge is lost.
+class UdpPort {
+public:
+    static constexpr std::size_t batch_size = 32;     ///< messages per recvmmsg/sendmmsg call
+    static constexpr std::size_t wakeup_budget = 512; ///< datagrams drained per readiness event
+    static constexpr std::size_t slot_bytes = 2048;   ///< receive slot: MTU payload + headroom
+
+    UdpPort(boost::asio::io_context& io, BoundSocket socket, std::uint32_t listener,
+            DatagramSink& sink);
+    UdpPort(const UdpPort&) = delete;
+    UdpPort& operator=(const UdpPort&) = delete;
+
+    void start();
+    void close();
+    /// Sends with sendmmsg; returns how many datagrams the kernel did not take (dropped).
+    std::size_t send(std::span<const OutgoingDatagram> datagrams) noexcept;
+
+    const proto::TransportAddress& local() const noexcept { return local_; }
+
+private:
+    void do_wait();
+    void drain();
+
+    boost::asio::ip::udp::socket socket_;
+    proto::TransportAddress local_;
+    std::uint32_t listener_;
+    DatagramSink& sink_;
+    std::array<std::array<std::byte, slot_bytes>, batch_size> slots_;
+    std::array<sockaddr_storage, batch_size> names_;
+    std::array<iovec, batch_size> iovecs_;
+    std::array<mmsghdr, batch_size> headers_;
+    std::array<ReceivedDatagram, batch_size> received_;
+};
+
+} // namespace traverse::net

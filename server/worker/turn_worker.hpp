@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// A worker: one thread, one io_context, one engine, and the sockets it owns exclusively.
+#pragma once
+
+#include "monitoring/stats.hpp"
+#include "server/net/stream.hpp"
+#include "server/net/udp_port.hpp"
+#include "server/turn/engine.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace traverse::worker {
+
+/// Everything a worker is built from. `sockets[i]` is this worker's socket for listener i of
+/// `listeners` (bound by the caller, in this worker's SO_REUSEPORT group).
+struct WorkerSetup {
+    unsigned index = 0;
+    turn::EngineOptions engine;
+    std::vector<turn::ListenerInfo> listeners;
+    std::vector<net::BoundSocket> sockets;
+    std::shared_ptr<boost::asio::ssl::context> tls; ///< null when no TLS listener
+    net::StreamLimits limits;
+};
+
+/// Runs one engine on one thread. Nothing on its datagram path is shared with other workers.
+class TurnWorker final : public net::DatagramSink, public net::StreamSink {
+public:
+    TurnWorker(WorkerSetup setup, net::ConnectionLimiter& limiter);
+    ~TurnWorker();
+    TurnWorker(const TurnWorker&) = delete;
+    TurnWorker& operator=(const TurnWorker&) = delete;
+
+    /// Starts the thread; sockets begin serving.
+    void start();
+    /// Closes every socket and connection and joins the thread.
+    void stop();
+
+    const stats::WorkerCounters& counters() const noexcept { return counters_; }
+
+private:
+    void on_datagrams(std::uint32_t listener, std::span<const net::ReceivedDatagram> batch) override;
+    bool on_stream_frame(net::StreamConnection& connection,
+                         std::span<const std::byte> frame) override;
+    void on_stream_opened(net::StreamConnection& connection) override;
+    void on_stream_closed(net::StreamConnection& connection, net::CloseReason reason) override;
+    void on_stream_refused(const proto::TransportAddress& remote) override;
+
+    void flush();
+    void close_all();
+
+    unsigned index_;
+    stats::WorkerCounters counters_;
+    boost::asio::io_context io_{1}; // concurrency hint 1: only this worker's thread runs it
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+    turn::Engine engine_;
+    turn::Outbox outbox_;
+    std::vector<std::unique_ptr<net::UdpPort>> udp_;          // by listener index; null if stream
+    std::vector<std::unique_ptr<net::StreamListener>> streams_; // by listener index; null if UDP
+    std::unordered_map<std::uint64_t, std::weak_ptr<net::StreamConnection>> connections_;
+    std::thread thread_;
+};
+
+} // namespace traverse::worker

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Sets up and runs every test: unit, integration and interop suites on one build, then the unit
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/tools/setup/install-deps.sh" test
+
+echo "== build (RelWithDebInfo, warnings as errors)"
+"$root/tools/build.sh" -DTRAVERSE_WARNINGS_AS_ERRORS=ON
+echo "== all suites"
+ctest --test-dir "$root/build" --output-on-failure --timeout 300 -j2
+
+if [ "${TRAVERSE_SKIP_SANITIZERS:-0}" != 1 ]; then
+    echo "== unit tests under ASan+UBSan"
+    generator=()
+    command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+    cmake -S "$root" -B "$root/build-asan" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug \
+        -DTRAVERSE_SANITIZE=address,undefined -DTRAVERSE_WARNINGS_AS_ERRORS=ON >/dev/null
+    # Only the unit-test binaries: the sanitized server build is the hardening issue's job.
+    cmake --build "$root/build-asan" --parallel "$(nproc)" --target \
+        traverse_proto_tests traverse_config_tests traverse_turn_tests
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        ctest --test-dir "$root/build-asan" --output-on-failure -L unit -j2
+fi
