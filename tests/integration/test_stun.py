@@ -372,13 +372,21 @@ class StreamBinding(ServerCase):
         for c in conns:
             self.stream_binding_ok(c)
 
-    def test_tcp_idle_connection_closed(self):
-        s = self.tcp_client()
-        self.stream_binding_ok(s)
-        closed, got, elapsed = h.wait_for_close(s, 5.0)
-        self.assertTrue(closed, "idle TCP connection not closed within 5 s (idle_timeout 2s)")
-        self.assertEqual(got, b"")
-        self.assertGreaterEqual(elapsed, 1.0, f"closed too early ({elapsed:.2f}s)")
+    def test_tcp_idle_connections_closed(self):
+        # Three idle connections opened together: one served a request, one never sent a byte,
+        # one stopped in the middle of a request header. All closed after idle_timeout (2s).
+        served, silent, partial = self.tcp_client(), self.tcp_client(), self.tcp_client()
+        self.stream_binding_ok(served)
+        partial.sendall(h.binding_request(h.new_tid())[:10])
+        start = time.monotonic()
+        for name, s in (("served", served), ("silent", silent), ("partial", partial)):
+            remaining = 5.0 - (time.monotonic() - start)
+            closed, got, _ = h.wait_for_close(s, max(remaining, 0.1))
+            elapsed = time.monotonic() - start
+            self.assertTrue(closed, f"idle TCP connection ({name}) not closed within 5 s "
+                                    "(idle_timeout 2s)")
+            self.assertEqual(got, b"", name)
+            self.assertGreaterEqual(elapsed, 1.0, f"{name} closed too early ({elapsed:.2f}s)")
 
     def test_tcp_active_connection_not_closed(self):
         s = self.tcp_client()
@@ -570,6 +578,37 @@ class ConnectionLimits(ServerCase):
         resp = h.stream_transact(other, h.binding_request(tid))
         h.check_binding_success(self, resp, tid, h.sock_addr(other))
         self.assertEqual(resp.xor_mapped()[0], "127.0.0.2")
+
+
+class GlobalConnectionLimit(ServerCase):
+    @classmethod
+    def make_config(cls, tls_files):
+        return h.base_config(
+            listen=[h.listener("tcp", "127.0.0.1")], workers=2,
+            limits={"max_connections": 2, "max_connections_per_ip": 64,
+                    "idle_timeout": "30s", "tls_handshake_timeout": "2s"})
+
+    def test_max_connections(self):
+        held = []
+        for _ in range(2):
+            s = self.tcp_client()
+            tid = h.new_tid()
+            h.check_binding_success(self, h.stream_transact(s, h.binding_request(tid)), tid,
+                                    h.sock_addr(s))
+            held.append(s)
+        bind = "127.0.0.2" if h.can_bind(socket.AF_INET, "127.0.0.2") else None
+        extra = self.tcp_client(bind_host=bind)  # another IP: only the global limit applies
+        try:
+            extra.sendall(h.binding_request(h.new_tid()))
+        except OSError:
+            pass
+        closed, got, _ = h.wait_for_close(extra, h.SOCKET_TIMEOUT)
+        self.assertTrue(closed, "third connection accepted although max_connections is 2")
+        self.assertEqual(got, b"")
+        for s in held:
+            tid = h.new_tid()
+            h.check_binding_success(self, h.stream_transact(s, h.binding_request(tid)), tid,
+                                    h.sock_addr(s))
 
 
 if __name__ == "__main__":

@@ -95,8 +95,8 @@ class UdpRelay:
                     self.clients.append(src)
                     self.back.sendto(data, self.upstream)
                 elif self.clients:
+                    self.forwarded_replies += 1  # before sending: the client exits on receipt
                     self.front.sendto(data, self.clients[-1])
-                    self.forwarded_replies += 1
         sel.close()
 
     def close(self):
