@@ -6,6 +6,7 @@
 #include "config/text.hpp"
 #include "config/validate.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -208,87 +210,105 @@ private:
     SourceMap source_;
 };
 
-// clang-format off
 /// Every accepted key, in schema order. The loader reads through this table, known_keys()
 /// publishes it, and a unit test checks that schema.md documents each entry.
 constexpr std::array<Field, 15> fields{{
-    {"server.software", [](Loader& loader, const Entry& entry, Target& target) {
-        // An unquoted `false` turns SOFTWARE off; a quoted "false" is just a string.
-        const bool plain = entry.value.IsScalar() && entry.value.Tag() == "?";
-        if (plain && is_false(entry.value.Scalar())) return target.config.server.software.clear();
-        const auto text = loader.scalar(entry, "a string or false");
-        if (!text) return;
-        if (plain && is_true(*text)) return loader.error(entry, "expected a string or false, got true");
-        if (utf8_length(*text) > bounds::max_software_characters) {
-            return loader.error(entry, "must be at most " +
-                                           std::to_string(bounds::max_software_characters) +
-                                           " characters, got " + std::to_string(utf8_length(*text)));
-        }
-        target.config.server.software = *text;
-    }},
-    {"server.workers", [](Loader& loader, const Entry& entry, Target& target) {
-        loader.read(entry, "auto or an integer 1..256", parse_workers, target.config.server.workers);
-    }},
-    {"listen[].transport", [](Loader& loader, const Entry& entry, Target& target) {
-        loader.read(entry, "udp, tcp or tls", parse_transport, target.listener->transport);
-    }},
-    {"listen[].address", [](Loader& loader, const Entry& entry, Target& target) {
-        loader.read(entry, "an IPv4 or IPv6 address", parse_address, target.listener->address);
-    }},
-    {"listen[].port", [](Loader& loader, const Entry& entry, Target& target) {
-        target.port_set = true;
-        loader.read(entry, "a port number 0..65535", parse_port, target.listener->port);
-    }},
-    {"tls.certificate", [](Loader& loader, const Entry& entry, Target& target) {
-        const auto resolve = [&](std::string_view text) { return success(loader.resolve(text)); };
-        loader.read(entry, "a file path", resolve, target.config.tls.certificate);
-    }},
-    {"tls.private_key", [](Loader& loader, const Entry& entry, Target& target) {
-        const auto resolve = [&](std::string_view text) { return success(loader.resolve(text)); };
-        loader.read(entry, "a file path", resolve, target.config.tls.private_key);
-    }},
-    {"rfc5780.alternate_address", [](Loader& loader, const Entry& entry, Target& target) {
-        const auto parse = [](std::string_view text) {
-            return text.empty() ? success(std::string{}) : parse_address(text);
-        };
-        loader.read(entry, "an IPv4 or IPv6 address", parse, target.config.rfc5780.alternate_address);
-    }},
-    {"rfc5780.alternate_port", [](Loader& loader, const Entry& entry, Target& target) {
-        loader.read(entry, "a port number 0..65535", parse_port, target.config.rfc5780.alternate_port);
-    }},
-    {"limits.max_connections", [](Loader& loader, const Entry& entry, Target& target) {
-        const auto parse = [](std::string_view text) {
-            return parse_bounded<std::uint32_t>(text, 1, bounds::max_connections);
-        };
-        loader.read(entry, "an integer", parse, target.config.limits.max_connections);
-    }},
-    {"limits.max_connections_per_ip", [](Loader& loader, const Entry& entry, Target& target) {
-        const auto parse = [](std::string_view text) {
-            return parse_bounded<std::uint32_t>(text, 1, bounds::max_connections);
-        };
-        loader.read(entry, "an integer", parse, target.config.limits.max_connections_per_ip);
-    }},
-    {"limits.idle_timeout", [](Loader& loader, const Entry& entry, Target& target) {
-        const auto parse = [](std::string_view text) {
-            return parse_duration_in(text, bounds::min_idle_timeout, bounds::max_idle_timeout);
-        };
-        loader.read(entry, "a duration like 60s", parse, target.config.limits.idle_timeout);
-    }},
-    {"limits.tls_handshake_timeout", [](Loader& loader, const Entry& entry, Target& target) {
-        const auto parse = [](std::string_view text) {
-            return parse_duration_in(text, bounds::min_tls_handshake_timeout,
-                                     bounds::max_tls_handshake_timeout);
-        };
-        loader.read(entry, "a duration like 10s", parse, target.config.limits.tls_handshake_timeout);
-    }},
-    {"logging.level", [](Loader& loader, const Entry& entry, Target& target) {
-        loader.read(entry, "a log level", parse_log_level, target.config.logging.level);
-    }},
-    {"logging.format", [](Loader& loader, const Entry& entry, Target& target) {
-        loader.read(entry, "text or json", parse_log_format, target.config.logging.format);
-    }},
+    {"server.software",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         // An unquoted `false` turns SOFTWARE off; a quoted "false" is just a string.
+         const bool plain = entry.value.IsScalar() && entry.value.Tag() == "?";
+         if (plain && is_false(entry.value.Scalar())) return target.config.server.software.clear();
+         const auto text = loader.scalar(entry, "a string or false");
+         if (!text) return;
+         if (plain && is_true(*text))
+             return loader.error(entry, "expected a string or false, got true");
+         if (utf8_length(*text) > bounds::max_software_characters) {
+             return loader.error(
+                 entry, "must be at most " + std::to_string(bounds::max_software_characters) +
+                            " characters, got " + std::to_string(utf8_length(*text)));
+         }
+         target.config.server.software = *text;
+     }},
+    {"server.workers",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "auto or an integer 1..256", parse_workers,
+                     target.config.server.workers);
+     }},
+    {"listen[].transport",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "udp, tcp or tls", parse_transport, target.listener->transport);
+     }},
+    {"listen[].address",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "an IPv4 or IPv6 address", parse_address, target.listener->address);
+     }},
+    {"listen[].port",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         target.port_set = true;
+         loader.read(entry, "a port number 0..65535", parse_port, target.listener->port);
+     }},
+    {"tls.certificate",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto resolve = [&](std::string_view text) { return success(loader.resolve(text)); };
+         loader.read(entry, "a file path", resolve, target.config.tls.certificate);
+     }},
+    {"tls.private_key",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto resolve = [&](std::string_view text) { return success(loader.resolve(text)); };
+         loader.read(entry, "a file path", resolve, target.config.tls.private_key);
+     }},
+    {"rfc5780.alternate_address",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return text.empty() ? success(std::string{}) : parse_address(text);
+         };
+         loader.read(entry, "an IPv4 or IPv6 address", parse,
+                     target.config.rfc5780.alternate_address);
+     }},
+    {"rfc5780.alternate_port",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "a port number 0..65535", parse_port,
+                     target.config.rfc5780.alternate_port);
+     }},
+    {"limits.max_connections",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_bounded<std::uint32_t>(text, 1, bounds::max_connections);
+         };
+         loader.read(entry, "an integer", parse, target.config.limits.max_connections);
+     }},
+    {"limits.max_connections_per_ip",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_bounded<std::uint32_t>(text, 1, bounds::max_connections);
+         };
+         loader.read(entry, "an integer", parse, target.config.limits.max_connections_per_ip);
+     }},
+    {"limits.idle_timeout",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_duration_in(text, bounds::min_idle_timeout, bounds::max_idle_timeout);
+         };
+         loader.read(entry, "a duration like 60s", parse, target.config.limits.idle_timeout);
+     }},
+    {"limits.tls_handshake_timeout",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_duration_in(text, bounds::min_tls_handshake_timeout,
+                                      bounds::max_tls_handshake_timeout);
+         };
+         loader.read(entry, "a duration like 10s", parse,
+                     target.config.limits.tls_handshake_timeout);
+     }},
+    {"logging.level",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "a log level", parse_log_level, target.config.logging.level);
+     }},
+    {"logging.format",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "text or json", parse_log_format, target.config.logging.format);
+     }},
 }};
-// clang-format on
 
 const Field* find_field(std::string_view path) {
     const auto found = std::find_if(fields.begin(), fields.end(),
@@ -423,17 +443,73 @@ void Loader::read_listen(const Entry& listen, ServerConfig& config) {
     }
 }
 
+/// Records where each document's first node starts, without building nodes.
+class DocumentStarts : public YAML::EventHandler {
+public:
+    YAML::Mark first = YAML::Mark::null_mark(); ///< first node of the latest document
+
+    void OnDocumentStart(const YAML::Mark&) override { seen_ = false; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        note(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        note(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        note(mark);
+    }
+    void OnMapEnd() override {}
+
+private:
+    void note(const YAML::Mark& mark) {
+        if (!seen_) first = mark;
+        seen_ = true;
+    }
+    bool seen_ = false;
+};
+
+/// Checks the stream holds exactly one document. This pass replaces YAML::LoadAll, which in
+/// yaml-cpp 0.7 loops forever, allocating, on a stray token such as a leading ',' (upstream
+/// issue jbeder/yaml-cpp#1040): the parser then yields the same empty document at the same
+/// position again and again, which is what we detect. Throws YAML::ParserException.
+std::optional<Diagnostic> check_single_document(const std::string& yaml) {
+    std::istringstream stream{yaml};
+    YAML::Parser parser{stream};
+    DocumentStarts starts;
+    std::vector<YAML::Mark> documents;
+    while (documents.size() < 3 && parser.HandleNextDocument(starts)) {
+        if (!documents.empty() && starts.first.pos == documents.back().pos) {
+            const auto pos = static_cast<std::size_t>(std::max(starts.first.pos, 0));
+            const std::string token = pos < yaml.size() ? "'" + yaml.substr(pos, 1) + "'" : "input";
+            return Diagnostic{"", line_of(starts.first), "invalid YAML: unexpected " + token};
+        }
+        documents.push_back(starts.first);
+    }
+    if (documents.size() > 1) {
+        return Diagnostic{"", line_of(documents[1]), "expected one YAML document, found another"};
+    }
+    return std::nullopt;
+}
+
 LoadResult Loader::run(std::string_view yaml) {
     ServerConfig config = default_config();
     bool parsed = false;
+    // The loader is the one place that catches yaml-cpp exceptions; nothing below throws others.
     try {
-        const std::vector<YAML::Node> documents = YAML::LoadAll(std::string{yaml});
-        if (documents.size() > 1) {
-            add({"", line_of(documents[1].Mark()),
-                 "expected one YAML document, got " + std::to_string(documents.size())});
+        const std::string text{yaml};
+        if (auto problem = check_single_document(text)) {
+            add(std::move(*problem));
+        } else {
+            read_root(YAML::Load(text), config);
+            parsed = true;
         }
-        if (!documents.empty()) read_root(documents.front(), config);
-        parsed = true;
     } catch (const YAML::ParserException& e) {
         add({"", line_of(e.mark), "invalid YAML: " + e.msg});
     } catch (const YAML::Exception& e) {

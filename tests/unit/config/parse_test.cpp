@@ -10,141 +10,141 @@
 using namespace std::chrono_literals;
 using namespace traverse::config;
 
-TEST_SUITE("config") {
+TEST_SUITE_BEGIN("config");
 
-    TEST_CASE("durations accept units, chains and bare seconds") {
-        struct Case {
-            std::string_view text;
-            std::chrono::seconds expected;
-        };
-        for (const Case& c : {Case{"30s", 30s}, Case{"10m", 600s}, Case{"1h", 3600s},
-                              Case{"1d", 86400s}, Case{"45", 45s}, Case{"0", 0s},
-                              Case{"1h30m", 5400s}, Case{"2000ms", 2s}, Case{"1m30s", 90s}}) {
-            CAPTURE(c.text);
-            const auto parsed = parse_duration(c.text);
-            REQUIRE_MESSAGE(parsed.ok(), parsed.error);
-            CHECK(*parsed.value == c.expected);
-        }
+TEST_CASE("durations accept units, chains and bare seconds") {
+    struct Case {
+        std::string_view text;
+        std::chrono::seconds expected;
+    };
+    for (const Case& c : {Case{"30s", 30s}, Case{"10m", 600s}, Case{"1h", 3600s},
+                          Case{"1d", 86400s}, Case{"45", 45s}, Case{"0", 0s}, Case{"1h30m", 5400s},
+                          Case{"2000ms", 2s}, Case{"1m30s", 90s}}) {
+        CAPTURE(c.text);
+        const auto parsed = parse_duration(c.text);
+        REQUIRE_MESSAGE(parsed.ok(), parsed.error);
+        CHECK(*parsed.value == c.expected);
     }
+}
 
-    TEST_CASE("durations that are not whole seconds are rejected") {
-        const auto parsed = parse_duration("500ms");
+TEST_CASE("durations that are not whole seconds are rejected") {
+    const auto parsed = parse_duration("500ms");
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.error == "must be a whole number of seconds, got '500ms'");
+    CHECK_FALSE(parse_duration("1500ms").ok());
+}
+
+TEST_CASE("malformed durations name the expected form") {
+    for (const std::string_view text : {"", "s", "10x", "1h30", "-5s", "1.5s", "10 s", "abc"}) {
+        CAPTURE(text);
+        const auto parsed = parse_duration(text);
         REQUIRE_FALSE(parsed.ok());
-        CHECK(parsed.error == "must be a whole number of seconds, got '500ms'");
-        CHECK_FALSE(parse_duration("1500ms").ok());
+        CHECK(parsed.error.starts_with("expected a duration like 30s"));
     }
+    CHECK(parse_duration("99999999999999999999d").error.starts_with("is too long"));
+}
 
-    TEST_CASE("malformed durations name the expected form") {
-        for (const std::string_view text : {"", "s", "10x", "1h30", "-5s", "1.5s", "10 s", "abc"}) {
-            CAPTURE(text);
-            const auto parsed = parse_duration(text);
-            REQUIRE_FALSE(parsed.ok());
-            CHECK(parsed.error.starts_with("expected a duration like 30s"));
-        }
-        CHECK(parse_duration("99999999999999999999d").error.starts_with("is too long"));
-    }
+TEST_CASE("listen specs give transport, address and port") {
+    auto parsed = parse_listen_spec("udp://127.0.0.1:3478");
+    REQUIRE_MESSAGE(parsed.ok(), parsed.error);
+    CHECK(*parsed.value == Listener{Transport::udp, "127.0.0.1", 3478});
 
-    TEST_CASE("listen specs give transport, address and port") {
-        auto parsed = parse_listen_spec("udp://127.0.0.1:3478");
+    parsed = parse_listen_spec("tcp://[::1]:0");
+    REQUIRE_MESSAGE(parsed.ok(), parsed.error);
+    CHECK(*parsed.value == Listener{Transport::tcp, "::1", 0});
+
+    parsed = parse_listen_spec("tls://127.0.0.1:5349");
+    REQUIRE_MESSAGE(parsed.ok(), parsed.error);
+    CHECK(*parsed.value == Listener{Transport::tls, "127.0.0.1", 5349});
+}
+
+TEST_CASE("listen specs without a port use the transport's registered port") {
+    CHECK(parse_listen_spec("udp://0.0.0.0").value->port == 3478);
+    CHECK(parse_listen_spec("tls://[::]").value->port == 5349);
+}
+
+TEST_CASE("listener to_string round-trips through parse_listen_spec") {
+    for (const Listener& listener : {Listener{Transport::udp, "127.0.0.1", 3478},
+                                     Listener{Transport::tls, "2001:db8::1", 0}}) {
+        const auto parsed = parse_listen_spec(to_string(listener));
         REQUIRE_MESSAGE(parsed.ok(), parsed.error);
-        CHECK(*parsed.value == Listener{Transport::udp, "127.0.0.1", 3478});
-
-        parsed = parse_listen_spec("tcp://[::1]:0");
-        REQUIRE_MESSAGE(parsed.ok(), parsed.error);
-        CHECK(*parsed.value == Listener{Transport::tcp, "::1", 0});
-
-        parsed = parse_listen_spec("tls://127.0.0.1:5349");
-        REQUIRE_MESSAGE(parsed.ok(), parsed.error);
-        CHECK(*parsed.value == Listener{Transport::tls, "127.0.0.1", 5349});
+        CHECK(*parsed.value == listener);
     }
+}
 
-    TEST_CASE("listen specs without a port use the transport's registered port") {
-        CHECK(parse_listen_spec("udp://0.0.0.0").value->port == 3478);
-        CHECK(parse_listen_spec("tls://[::]").value->port == 5349);
+TEST_CASE("bad listen specs explain what is wrong") {
+    struct Case {
+        std::string_view spec;
+        std::string_view error_start;
+    };
+    for (const Case& c : {
+             Case{"127.0.0.1:3478", "expected <transport>://<address>[:<port>]"},
+             Case{"sctp://127.0.0.1:3478", "expected udp, tcp or tls, got 'sctp'"},
+             Case{"udp://::1:3478", "IPv6 addresses need brackets"},
+             Case{"udp://[::1:3478", "expected <transport>://"},
+             Case{"udp://[127.0.0.1]:3478", "expected <transport>://"},
+             Case{"udp://localhost:3478", "expected an IPv4 or IPv6 address, got 'localhost'"},
+             Case{"udp://127.0.0.1:70000", "must be 0..65535, got 70000"},
+             Case{"udp://127.0.0.1:", "expected an integer 0..65535, got ''"},
+             Case{"udp://[::1]x", "expected <transport>://"},
+         }) {
+        CAPTURE(c.spec);
+        const auto parsed = parse_listen_spec(c.spec);
+        REQUIRE_FALSE(parsed.ok());
+        CHECK(parsed.error.starts_with(c.error_start));
     }
+}
 
-    TEST_CASE("listener to_string round-trips through parse_listen_spec") {
-        for (const Listener& listener : {Listener{Transport::udp, "127.0.0.1", 3478},
-                                         Listener{Transport::tls, "2001:db8::1", 0}}) {
-            const auto parsed = parse_listen_spec(to_string(listener));
-            REQUIRE_MESSAGE(parsed.ok(), parsed.error);
-            CHECK(*parsed.value == listener);
-        }
+TEST_CASE("workers are auto or 1 to 256") {
+    CHECK(*parse_workers("auto").value == 0);
+    CHECK(*parse_workers("4").value == 4);
+    CHECK(*parse_workers("256").value == 256);
+    for (const std::string_view text : {"0", "257", "-1", "four", "", "Auto"}) {
+        CAPTURE(text);
+        const auto parsed = parse_workers(text);
+        REQUIRE_FALSE(parsed.ok());
+        CHECK(parsed.error.starts_with("expected auto or an integer 1..256, got "));
     }
+}
 
-    TEST_CASE("bad listen specs explain what is wrong") {
-        struct Case {
-            std::string_view spec;
-            std::string_view error_start;
-        };
-        for (const Case& c : {
-                 Case{"127.0.0.1:3478", "expected <transport>://<address>[:<port>]"},
-                 Case{"sctp://127.0.0.1:3478", "expected udp, tcp or tls, got 'sctp'"},
-                 Case{"udp://::1:3478", "IPv6 addresses need brackets"},
-                 Case{"udp://[::1:3478", "expected <transport>://"},
-                 Case{"udp://[127.0.0.1]:3478", "expected <transport>://"},
-                 Case{"udp://localhost:3478", "expected an IPv4 or IPv6 address, got 'localhost'"},
-                 Case{"udp://127.0.0.1:70000", "must be 0..65535, got 70000"},
-                 Case{"udp://127.0.0.1:", "expected an integer 0..65535, got ''"},
-                 Case{"udp://[::1]x", "expected <transport>://"},
-             }) {
-            CAPTURE(c.spec);
-            const auto parsed = parse_listen_spec(c.spec);
-            REQUIRE_FALSE(parsed.ok());
-            CHECK(parsed.error.starts_with(c.error_start));
-        }
+TEST_CASE("log levels are a fixed set with a suggestion for near misses") {
+    for (const std::string_view level : {"trace", "debug", "info", "warn", "error", "off"}) {
+        CHECK(*parse_log_level(level).value == level);
     }
+    CHECK(parse_log_level("debg").error ==
+          "expected trace, debug, info, warn, error or off, got 'debg'; did you mean 'debug'?");
+    CHECK(parse_log_level("INFO").error.ends_with("did you mean 'info'?"));
+    CHECK(parse_log_level("verbose").error.find("did you mean") == std::string::npos);
+}
 
-    TEST_CASE("workers are auto or 1 to 256") {
-        CHECK(*parse_workers("auto").value == 0);
-        CHECK(*parse_workers("4").value == 4);
-        CHECK(*parse_workers("256").value == 256);
-        for (const std::string_view text : {"0", "257", "-1", "four", "", "Auto"}) {
-            CAPTURE(text);
-            const auto parsed = parse_workers(text);
-            REQUIRE_FALSE(parsed.ok());
-            CHECK(parsed.error.starts_with("expected auto or an integer 1..256, got "));
-        }
-    }
+TEST_CASE("log formats, transports and ports parse their documented values") {
+    CHECK(*parse_log_format("json").value == LogFormat::json);
+    CHECK(*parse_log_format("text").value == LogFormat::text);
+    CHECK_FALSE(parse_log_format("yaml").ok());
+    CHECK(*parse_transport("tls").value == Transport::tls);
+    CHECK(parse_transport("tpc").error.ends_with("did you mean 'tcp'?"));
+    CHECK(*parse_port("0").value == 0);
+    CHECK(*parse_port("65535").value == 65535);
+    CHECK(parse_port("-1").error == "must be 0..65535, got -1");
+    CHECK(parse_port("99999999999999999999999").error.starts_with("must be 0..65535"));
+    CHECK(parse_port("0x10").error == "expected an integer 0..65535, got '0x10'");
+}
 
-    TEST_CASE("log levels are a fixed set with a suggestion for near misses") {
-        for (const std::string_view level : {"trace", "debug", "info", "warn", "error", "off"}) {
-            CHECK(*parse_log_level(level).value == level);
-        }
-        CHECK(parse_log_level("debg").error ==
-              "expected trace, debug, info, warn, error or off, got 'debg'; did you mean 'debug'?");
-        CHECK(parse_log_level("INFO").error.ends_with("did you mean 'info'?"));
-        CHECK(parse_log_level("verbose").error.find("did you mean") == std::string::npos);
-    }
+TEST_CASE("suggestions allow two edits and ignore case") {
+    constexpr std::array<std::string_view, 3> keys{"transport", "address", "port"};
+    CHECK(closest_match("prot", keys) == "port");      // adjacent swap counts as one edit
+    CHECK(closest_match("adress", keys) == "address"); // deletion
+    CHECK(closest_match("Port", keys) == "port");
+    CHECK_FALSE(closest_match("hostname", keys));
+    CHECK(edit_distance("kitten", "sitting") == 3);
+}
 
-    TEST_CASE("log formats, transports and ports parse their documented values") {
-        CHECK(*parse_log_format("json").value == LogFormat::json);
-        CHECK(*parse_log_format("text").value == LogFormat::text);
-        CHECK_FALSE(parse_log_format("yaml").ok());
-        CHECK(*parse_transport("tls").value == Transport::tls);
-        CHECK(parse_transport("tpc").error.ends_with("did you mean 'tcp'?"));
-        CHECK(*parse_port("0").value == 0);
-        CHECK(*parse_port("65535").value == 65535);
-        CHECK(parse_port("-1").error == "must be 0..65535, got -1");
-        CHECK(parse_port("99999999999999999999999").error.starts_with("must be 0..65535"));
-        CHECK(parse_port("0x10").error == "expected an integer 0..65535, got '0x10'");
-    }
+TEST_CASE("durations print with their largest exact unit") {
+    CHECK(format_duration(86400s) == "1d");
+    CHECK(format_duration(300s) == "5m");
+    CHECK(format_duration(7200s) == "2h");
+    CHECK(format_duration(90s) == "90s");
+    CHECK(format_duration(0s) == "0s");
+}
 
-    TEST_CASE("suggestions allow two edits and ignore case") {
-        constexpr std::array<std::string_view, 3> keys{"transport", "address", "port"};
-        CHECK(closest_match("prot", keys) == "port");      // adjacent swap counts as one edit
-        CHECK(closest_match("adress", keys) == "address"); // deletion
-        CHECK(closest_match("Port", keys) == "port");
-        CHECK_FALSE(closest_match("hostname", keys));
-        CHECK(edit_distance("kitten", "sitting") == 3);
-    }
-
-    TEST_CASE("durations print with their largest exact unit") {
-        CHECK(format_duration(86400s) == "1d");
-        CHECK(format_duration(300s) == "5m");
-        CHECK(format_duration(7200s) == "2h");
-        CHECK(format_duration(90s) == "90s");
-        CHECK(format_duration(0s) == "0s");
-    }
-
-} // TEST_SUITE
+TEST_SUITE_END();
