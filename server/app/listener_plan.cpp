@@ -12,19 +12,26 @@ constexpr int tcp_backlog = 1024;
 
 turn::Transport to_engine(config::Transport t) {
     switch (t) {
-    case config::Transport::udp: return turn::Transport::udp;
-    case config::Transport::tcp: return turn::Transport::tcp;
-    case config::Transport::tls: return turn::Transport::tls;
+    case config::Transport::udp:
+        return turn::Transport::udp;
+    case config::Transport::tcp:
+        return turn::Transport::tcp;
+    case config::Transport::tls:
+        return turn::Transport::tls;
     }
     return turn::Transport::udp;
 }
 
 std::string_view role_name(turn::Role r) {
     switch (r) {
-    case turn::Role::primary: return "";
-    case turn::Role::change_port: return "change-port";
-    case turn::Role::change_address: return "change-address";
-    case turn::Role::change_both: return "change-both";
+    case turn::Role::primary:
+        return "";
+    case turn::Role::change_port:
+        return "change-port";
+    case turn::Role::change_address:
+        return "change-address";
+    case turn::Role::change_both:
+        return "change-both";
     }
     return "";
 }
@@ -32,8 +39,8 @@ std::string_view role_name(turn::Role r) {
 proto::TransportAddress address_of(const std::string& ip, std::uint16_t port) {
     // The config loader has validated the literal; bracket IPv6 for TransportAddress::parse.
     bool v6 = ip.find(':') != std::string::npos;
-    auto parsed = proto::TransportAddress::parse((v6 ? "[" + ip + "]" : ip) + ":" +
-                                                 std::to_string(port));
+    auto parsed =
+        proto::TransportAddress::parse((v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port));
     return parsed ? *parsed : proto::TransportAddress{};
 }
 

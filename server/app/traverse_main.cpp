@@ -3,6 +3,7 @@
 #include "config/load.hpp"
 #include "config/validate.hpp"
 #include "monitoring/stats.hpp"
+#include "server/app/cred_command.hpp"
 #include "server/app/listener_plan.hpp"
 #include "server/base/log.hpp"
 #include "server/net/tls.hpp"
@@ -28,6 +29,7 @@ constexpr int exit_config = 1; // invalid configuration or start-up failure
 constexpr int exit_usage = 2;  // bad command line
 
 constexpr const char* usage_text = R"(Usage: traverse [OPTIONS]
+       traverse cred --user NAME --secret-file FILE [--ttl 24h]   (see traverse cred --help)
 
 Traverse STUN/TURN server.
 
@@ -106,7 +108,8 @@ std::optional<CommandLine> parse_command_line(int argc, char** argv) {
 }
 
 void print_diagnostics(const std::vector<config::Diagnostic>& errors) {
-    for (const auto& d : errors) std::fprintf(stderr, "%s\n", config::to_string(d).c_str());
+    for (const auto& d : errors)
+        std::fprintf(stderr, "%s\n", config::to_string(d).c_str());
 }
 
 /// Applies command-line overrides; returns every problem as a diagnostic.
@@ -116,19 +119,25 @@ std::vector<config::Diagnostic> apply_overrides(const CommandLine& cl, config::S
         cfg.listeners.clear();
         for (const auto& spec : cl.listens) {
             auto l = config::parse_listen_spec(spec);
-            if (!l) errors.push_back({"--listen", 0, l.error});
-            else cfg.listeners.push_back(*l.value);
+            if (!l)
+                errors.push_back({"--listen", 0, l.error});
+            else
+                cfg.listeners.push_back(*l.value);
         }
     }
     if (cl.workers) {
         auto w = config::parse_workers(*cl.workers);
-        if (!w) errors.push_back({"--workers", 0, w.error});
-        else cfg.server.workers = *w.value;
+        if (!w)
+            errors.push_back({"--workers", 0, w.error});
+        else
+            cfg.server.workers = *w.value;
     }
     if (cl.log_level) {
         auto l = config::parse_log_level(*cl.log_level);
-        if (!l) errors.push_back({"--log-level", 0, l.error});
-        else cfg.logging.level = *l.value;
+        if (!l)
+            errors.push_back({"--log-level", 0, l.error});
+        else
+            cfg.logging.level = *l.value;
     }
     if (cl.software) cfg.server.software = *cl.software;
     if (errors.empty()) {
@@ -142,7 +151,7 @@ int run(const config::ServerConfig& cfg) {
     log::Level level = log::Level::info;
     log::parse_level(cfg.logging.level, level);
     log::configure(level, cfg.logging.format == config::LogFormat::json ? log::Format::json
-                                                                         : log::Format::text);
+                                                                        : log::Format::text);
     unsigned workers = cfg.server.workers;
     if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
 
@@ -192,8 +201,10 @@ int run(const config::ServerConfig& cfg) {
         if (!ec) stop_signal = sig;
     });
 
-    for (auto& w : pool) w->start();
-    for (const auto& line : app::describe(plan)) std::printf("%s\n", line.c_str());
+    for (auto& w : pool)
+        w->start();
+    for (const auto& line : app::describe(plan))
+        std::printf("%s\n", line.c_str());
     std::printf("ready\n");
     std::fflush(stdout);
     TRAVERSE_LOG(info, "app", "started", {"workers", workers}, {"listeners", plan.table.size()},
@@ -201,7 +212,8 @@ int run(const config::ServerConfig& cfg) {
 
     control.run();
     TRAVERSE_LOG(info, "app", "stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});
-    for (auto& w : pool) w->stop();
+    for (auto& w : pool)
+        w->stop();
 
     // Sum the per-worker blocks (the workers have stopped, so these are final).
     std::map<std::string_view, std::uint64_t> totals;
@@ -210,7 +222,8 @@ int run(const config::ServerConfig& cfg) {
                                            std::uint64_t v) { totals[name] += v; });
     // One line with every counter, so operators and tests can read the totals.
     std::vector<log::Field> fields;
-    for (auto& [name, value] : totals) fields.emplace_back(name, value);
+    for (auto& [name, value] : totals)
+        fields.emplace_back(name, value);
     if (log::enabled("app", log::Level::info))
         log::write(log::Level::info, "app", "final stats", fields);
     return exit_ok;
@@ -221,6 +234,9 @@ int run(const config::ServerConfig& cfg) {
 int main(int argc, char** argv) {
     // A peer closing a TLS/TCP connection mid-write must not kill the process.
     std::signal(SIGPIPE, SIG_IGN);
+
+    if (argc >= 2 && std::string_view(argv[1]) == "cred")
+        return app::run_cred_command(argc - 1, argv + 1);
 
     auto cl = parse_command_line(argc, argv);
     if (!cl) return exit_usage;

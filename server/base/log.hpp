@@ -30,8 +30,8 @@ struct Field {
     Field(std::string_view k, const char* v) : key(k), value(v) {}
     Field(std::string_view k, const std::string& v) : key(k), value(v) {}
     template <class Int>
-        requires std::is_integral_v<Int>
-    Field(std::string_view k, Int v) : key(k), value(std::to_string(v)) {}
+    requires std::is_integral_v<Int> Field(std::string_view k, Int v)
+        : key(k), value(std::to_string(v)) {}
 };
 
 /// Global settings; set once at start-up before workers run (reload comes later).
@@ -71,6 +71,6 @@ private:
 
 #define TRAVERSE_LOG(level, module, msg, ...)                                                      \
     do {                                                                                           \
-        if (::traverse::log::enabled(module, ::traverse::log::Level::level))                      \
-            ::traverse::log::write(::traverse::log::Level::level, module, msg, {__VA_ARGS__});    \
+        if (::traverse::log::enabled(module, ::traverse::log::Level::level))                       \
+            ::traverse::log::write(::traverse::log::Level::level, module, msg, {__VA_ARGS__});     \
     } while (0)

@@ -18,7 +18,7 @@ std::string describe(const char* what, const proto::TransportAddress& at) {
     return std::string(what) + " " + at.to_string() + ": " + std::strerror(errno);
 }
 
-OpenResult open_common(const proto::TransportAddress& at, int type) {
+OpenResult open_common(const proto::TransportAddress& at, int type, bool reuse_port) {
     OpenResult r;
     int domain = at.family == proto::Family::ipv4 ? AF_INET : AF_INET6;
     int fd = ::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -27,9 +27,12 @@ OpenResult open_common(const proto::TransportAddress& at, int type) {
         return r;
     }
     int one = 1;
-    // Every worker binds its own socket to the same address; the kernel spreads by 4-tuple hash.
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuse_port) {
+        // Every worker binds its own socket to the same address; the kernel spreads by 4-tuple
+        // hash.
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    }
     // An IPv6 listener serves IPv6 only; IPv4 gets its own listener (explicit beats dual-stack).
     if (domain == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     sockaddr_storage ss;
@@ -49,8 +52,8 @@ OpenResult open_common(const proto::TransportAddress& at, int type) {
 
 } // namespace
 
-OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes) {
-    OpenResult r = open_common(at, SOCK_DGRAM);
+OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes, bool reuse_port) {
+    OpenResult r = open_common(at, SOCK_DGRAM, reuse_port);
     if (!r.ok()) return r;
     // Best effort: the kernel caps this at net.core.rmem_max unless we are privileged.
     ::setsockopt(r.socket.fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes,
@@ -59,7 +62,7 @@ OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes)
 }
 
 OpenResult open_tcp_listener(const proto::TransportAddress& at, int backlog) {
-    OpenResult r = open_common(at, SOCK_STREAM);
+    OpenResult r = open_common(at, SOCK_STREAM, true);
     if (!r.ok()) return r;
     if (::listen(r.socket.fd, backlog) != 0) {
         r.error = describe("cannot listen on", at);

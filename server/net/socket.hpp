@@ -21,8 +21,10 @@ struct OpenResult {
     bool ok() const noexcept { return error.empty(); }
 };
 
-/// A non-blocking UDP socket in the SO_REUSEPORT group of `at`, with a large receive buffer.
-OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes);
+/// A non-blocking UDP socket bound to `at` with the given receive buffer; in the SO_REUSEPORT
+/// group of `at` when `reuse_port` (listeners), exclusively otherwise (relay sockets).
+OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes,
+                    bool reuse_port = true);
 /// A non-blocking listening TCP socket in the SO_REUSEPORT group of `at`.
 OpenResult open_tcp_listener(const proto::TransportAddress& at, int backlog);
 

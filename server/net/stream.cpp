@@ -76,10 +76,9 @@ public:
         sink_.on_stream_opened(*this);
         if constexpr (is_tls<Stream>) {
             arm_timer(limits_.handshake_timeout, true);
-            stream_.async_handshake(asio::ssl::stream_base::server,
-                                    [self = shared()](boost::system::error_code ec) {
-                                        self->on_handshake(ec);
-                                    });
+            stream_.async_handshake(
+                asio::ssl::stream_base::server,
+                [self = shared()](boost::system::error_code ec) { self->on_handshake(ec); });
         } else {
             last_activity_ = std::chrono::steady_clock::now();
             arm_timer(limits_.idle_timeout, false);
@@ -174,8 +173,8 @@ private:
         filled_ += n;
         std::size_t consumed = 0;
         while (!closed_) {
-            auto view = std::span<const std::byte>(read_buffer_.data() + consumed,
-                                                   filled_ - consumed);
+            auto view =
+                std::span<const std::byte>(read_buffer_.data() + consumed, filled_ - consumed);
             auto frame = proto::next_frame(view);
             if (frame.status == proto::FrameResult::Status::need_more) break;
             if (frame.status == proto::FrameResult::Status::bad ||
@@ -201,10 +200,9 @@ private:
         writing_ = true;
         in_flight_.swap(pending_);
         pending_.clear();
-        asio::async_write(stream_, asio::buffer(in_flight_),
-                          [self = shared()](boost::system::error_code ec, std::size_t) {
-                              self->on_write(ec);
-                          });
+        asio::async_write(
+            stream_, asio::buffer(in_flight_),
+            [self = shared()](boost::system::error_code ec, std::size_t) { self->on_write(ec); });
     }
 
     void on_write(boost::system::error_code ec) {
@@ -249,7 +247,9 @@ StreamListener::StreamListener(asio::io_context& io, BoundSocket socket, std::ui
     acceptor_.assign(protocol, socket.fd);
 }
 
-void StreamListener::start() { do_accept(); }
+void StreamListener::start() {
+    do_accept();
+}
 
 void StreamListener::close() {
     boost::system::error_code ignored;
@@ -286,14 +286,12 @@ void StreamListener::on_accept(boost::system::error_code ec, tcp::socket socket)
     std::uint64_t id = next_id_++;
     if (tls_) {
         using TlsStream = asio::ssl::stream<tcp::socket>;
-        auto c = std::make_shared<Connection<TlsStream>>(id, listener_, remote,
-                                                         TlsStream(std::move(socket), *tls_),
-                                                         limits_, limiter_, sink_);
+        auto c = std::make_shared<Connection<TlsStream>>(
+            id, listener_, remote, TlsStream(std::move(socket), *tls_), limits_, limiter_, sink_);
         c->start();
     } else {
-        auto c = std::make_shared<Connection<tcp::socket>>(id, listener_, remote,
-                                                           std::move(socket), limits_, limiter_,
-                                                           sink_);
+        auto c = std::make_shared<Connection<tcp::socket>>(id, listener_, remote, std::move(socket),
+                                                           limits_, limiter_, sink_);
         c->start();
     }
     do_accept();

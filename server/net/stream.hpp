@@ -66,7 +66,8 @@ class StreamConnection;
 class StreamSink {
 public:
     /// A complete frame (one STUN message or ChannelData record). Return false to close.
-    virtual bool on_stream_frame(StreamConnection& connection, std::span<const std::byte> frame) = 0;
+    virtual bool on_stream_frame(StreamConnection& connection,
+                                 std::span<const std::byte> frame) = 0;
     virtual void on_stream_opened(StreamConnection& connection) = 0;
     virtual void on_stream_closed(StreamConnection& connection, CloseReason reason) = 0;
     /// A connection was refused at accept by the limits.

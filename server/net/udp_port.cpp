@@ -13,15 +13,18 @@ namespace traverse::net {
 
 namespace asio = boost::asio;
 
-UdpPort::UdpPort(asio::io_context& io, BoundSocket socket, std::uint32_t listener,
-                 DatagramSink& sink)
-    : socket_(io), local_(socket.local), listener_(listener), sink_(sink) {
-    auto protocol = local_.family == proto::Family::ipv4 ? asio::ip::udp::v4() : asio::ip::udp::v6();
+UdpPort::UdpPort(asio::io_context& io, BoundSocket socket, std::uint32_t tag, DatagramSink& sink,
+                 ReceiveBatch& batch)
+    : socket_(io), local_(socket.local), tag_(tag), sink_(sink), batch_(batch) {
+    auto protocol =
+        local_.family == proto::Family::ipv4 ? asio::ip::udp::v4() : asio::ip::udp::v6();
     socket_.assign(protocol, socket.fd);
     socket_.non_blocking(true);
 }
 
-void UdpPort::start() { do_wait(); }
+void UdpPort::start() {
+    do_wait();
+}
 
 void UdpPort::close() {
     boost::system::error_code ignored;
@@ -38,16 +41,17 @@ void UdpPort::do_wait() {
 void UdpPort::drain() {
     std::size_t drained = 0;
     while (drained < wakeup_budget) {
+        auto& b = batch_;
         for (std::size_t i = 0; i < batch_size; ++i) {
-            iovecs_[i] = iovec{slots_[i].data(), slot_bytes};
-            headers_[i].msg_hdr = msghdr{};
-            headers_[i].msg_hdr.msg_name = &names_[i];
-            headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-            headers_[i].msg_hdr.msg_iov = &iovecs_[i];
-            headers_[i].msg_hdr.msg_iovlen = 1;
-            headers_[i].msg_len = 0;
+            b.iovecs[i] = iovec{b.slots[i].data(), ReceiveBatch::slot_bytes};
+            b.headers[i].msg_hdr = msghdr{};
+            b.headers[i].msg_hdr.msg_name = &b.names[i];
+            b.headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+            b.headers[i].msg_hdr.msg_iov = &b.iovecs[i];
+            b.headers[i].msg_hdr.msg_iovlen = 1;
+            b.headers[i].msg_len = 0;
         }
-        int n = ::recvmmsg(socket_.native_handle(), headers_.data(),
+        int n = ::recvmmsg(socket_.native_handle(), b.headers.data(),
                            static_cast<unsigned>(batch_size), MSG_DONTWAIT, nullptr);
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -60,17 +64,17 @@ void UdpPort::drain() {
         }
         std::size_t count = 0;
         for (int i = 0; i < n; ++i) {
-            auto& h = headers_[static_cast<std::size_t>(i)];
+            auto& h = b.headers[static_cast<std::size_t>(i)];
             // A truncated datagram is larger than any STUN/TURN message we accept: drop it here.
             if (h.msg_hdr.msg_flags & MSG_TRUNC) continue;
-            ReceivedDatagram& r = received_[count];
+            ReceivedDatagram& r = b.received[count];
             if (!from_sockaddr(static_cast<const sockaddr*>(h.msg_hdr.msg_name), r.from)) continue;
-            r.data = std::span<const std::byte>(slots_[static_cast<std::size_t>(i)].data(),
-                                                h.msg_len);
+            r.data =
+                std::span<const std::byte>(b.slots[static_cast<std::size_t>(i)].data(), h.msg_len);
             ++count;
         }
         drained += static_cast<std::size_t>(n);
-        if (count > 0) sink_.on_datagrams(listener_, {received_.data(), count});
+        if (count > 0) sink_.on_datagrams(tag_, {b.received.data(), count});
         if (static_cast<std::size_t>(n) < batch_size) {
             do_wait();
             return;

@@ -31,10 +31,22 @@ struct OutgoingDatagram {
 /// only during the call.
 class DatagramSink {
 public:
-    virtual void on_datagrams(std::uint32_t listener, std::span<const ReceivedDatagram> batch) = 0;
+    virtual void on_datagrams(std::uint32_t tag, std::span<const ReceivedDatagram> batch) = 0;
 
 protected:
     ~DatagramSink() = default;
+};
+
+/// Receive slots and message headers for recvmmsg, shared by every UdpPort of one thread: a
+/// drain uses them synchronously, so one set per worker serves thousands of relay sockets.
+struct ReceiveBatch {
+    static constexpr std::size_t batch_size = 32;   ///< messages per recvmmsg call
+    static constexpr std::size_t slot_bytes = 2048; ///< receive slot: MTU payload + headroom
+    std::array<std::array<std::byte, slot_bytes>, batch_size> slots;
+    std::array<sockaddr_storage, batch_size> names;
+    std::array<iovec, batch_size> iovecs;
+    std::array<mmsghdr, batch_size> headers;
+    std::array<ReceivedDatagram, batch_size> received;
 };
 
 /// Readiness-driven UDP reader (Asio's third-party-library pattern): wait for readability, then
@@ -42,12 +54,13 @@ protected:
 /// budget runs out so no readiness edge is lost.
 class UdpPort {
 public:
-    static constexpr std::size_t batch_size = 32;     ///< messages per recvmmsg/sendmmsg call
+    static constexpr std::size_t batch_size = ReceiveBatch::batch_size;
     static constexpr std::size_t wakeup_budget = 512; ///< datagrams drained per readiness event
-    static constexpr std::size_t slot_bytes = 2048;   ///< receive slot: MTU payload + headroom
 
-    UdpPort(boost::asio::io_context& io, BoundSocket socket, std::uint32_t listener,
-            DatagramSink& sink);
+    /// `tag` is handed to the sink with every batch (a listener index or a relay id); `batch`
+    /// must outlive the port and belong to the same thread.
+    UdpPort(boost::asio::io_context& io, BoundSocket socket, std::uint32_t tag, DatagramSink& sink,
+            ReceiveBatch& batch);
     UdpPort(const UdpPort&) = delete;
     UdpPort& operator=(const UdpPort&) = delete;
 
@@ -64,13 +77,9 @@ private:
 
     boost::asio::ip::udp::socket socket_;
     proto::TransportAddress local_;
-    std::uint32_t listener_;
+    std::uint32_t tag_;
     DatagramSink& sink_;
-    std::array<std::array<std::byte, slot_bytes>, batch_size> slots_;
-    std::array<sockaddr_storage, batch_size> names_;
-    std::array<iovec, batch_size> iovecs_;
-    std::array<mmsghdr, batch_size> headers_;
-    std::array<ReceivedDatagram, batch_size> received_;
+    ReceiveBatch& batch_;
 };
 
 } // namespace traverse::net

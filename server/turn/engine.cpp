@@ -1,26 +1,60 @@
 // SPDX-License-Identifier: Apache-2.0
-// Engine entry points: parse, count, dispatch on (class, method).
+// Engine entry points: demultiplexing, authentication, retransmissions, relaying, expiry.
 #include "server/turn/engine.hpp"
 
+#include "proto/attributes.hpp"
+#include "proto/channel_data.hpp"
+#include "proto/demux.hpp"
 #include "proto/registry.hpp"
 #include "proto/types.hpp"
+#include "server/turn/handlers/respond.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <utility>
 
 namespace traverse::turn {
+namespace {
 
-Engine::Engine(EngineOptions options, std::vector<ListenerInfo> listeners,
-               stats::WorkerCounters& counters)
-    : options_(std::move(options)), listeners_(std::move(listeners)), counters_(counters) {}
-
-void Engine::on_client_datagram(Time now, const ClientContext& from,
-                                std::span<const std::byte> data, Outbox& out) noexcept {
-    if (!handle_message(now, from, data, out)) stats::add(counters_.malformed_dropped);
+bool is_method(const proto::MessageView& m, proto::Method method) noexcept {
+    return m.method() == static_cast<std::uint16_t>(method);
 }
 
-bool Engine::on_stream_frame(Time now, const ClientContext& from, std::span<const std::byte> frame,
-                             Outbox& out) noexcept {
-    return handle_message(now, from, frame, out);
+std::int64_t derive_unix_at_steady_epoch() noexcept {
+    auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    auto steady_now =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+    return unix_now - steady_now;
+}
+
+} // namespace
+
+Engine::Engine(EngineOptions options, std::vector<ListenerInfo> listeners,
+               stats::WorkerCounters& counters, RelayOpener* relays, QuotaLedger* quotas)
+    : options_(std::move(options)), listeners_(std::move(listeners)), counters_(counters),
+      relays_(relays), quotas_(quotas),
+      peers_(options_.peers ? options_.peers : std::make_shared<const PeerPolicy>()),
+      unix_at_steady_epoch_(options_.unix_at_steady_epoch != 0 ? options_.unix_at_steady_epoch
+                                                               : derive_unix_at_steady_epoch()) {}
+
+Engine::~Engine() {
+    // Give relay sockets and quota back; the engine's owner is shutting down.
+    std::vector<Allocation*> all;
+    for (auto& [tuple, a] : allocations_)
+        all.push_back(a.get());
+    for (auto* a : all)
+        destroy(*a);
+}
+
+void Engine::set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept {
+    if (peers) peers_ = std::move(peers);
+}
+
+std::int64_t Engine::unix_seconds(Time now) const noexcept {
+    return unix_at_steady_epoch_ +
+           std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
 }
 
 Via Engine::reply_via(const ClientContext& from) const noexcept {
@@ -28,29 +62,103 @@ Via Engine::reply_via(const ClientContext& from) const noexcept {
     return Via::stream(from.listener, from.connection);
 }
 
-bool Engine::handle_message(Time /*now*/, const ClientContext& from,
-                            std::span<const std::byte> data, Outbox& out) noexcept {
+Via Engine::client_via(const FiveTuple& tuple) const noexcept {
+    if (listeners_[tuple.listener].transport == Transport::udp) return Via::udp(tuple.listener);
+    return Via::stream(tuple.listener, tuple.connection);
+}
+
+Allocation* Engine::find(const FiveTuple& tuple) noexcept {
+    auto it = allocations_.find(tuple);
+    return it == allocations_.end() ? nullptr : it->second.get();
+}
+
+bool Engine::peer_allowed(const proto::TransportAddress& peer) noexcept {
+    return peers_->check(peer) == PeerVerdict::allowed;
+}
+
+std::chrono::seconds Engine::clamp_lifetime(std::optional<std::uint32_t> requested) const noexcept {
+    // RFC 8656 §7.2: the requested value capped at the maximum, but never below the default.
+    if (!requested) return options_.default_lifetime;
+    return std::max(options_.default_lifetime,
+                    std::min(std::chrono::seconds(*requested), options_.max_lifetime));
+}
+
+void Engine::destroy(Allocation& allocation) noexcept {
+    for (auto& r : allocation.relays) {
+        if (!r) continue;
+        if (r->id < by_relay_.size()) by_relay_[r->id] = nullptr;
+        if (relays_) relays_->close(r->id);
+    }
+    if (quotas_) quotas_->release(allocation.username, allocation.five_tuple.client);
+    // Keep the last answer for a retransmitted Refresh(0) of this 5-tuple.
+    auto& t = tombstones_[next_tombstone_++ % tombstones_.size()];
+    t.tuple = allocation.five_tuple;
+    t.response = std::move(allocation.last_response);
+    allocations_.erase(allocation.five_tuple);
+}
+
+// ---- entry points ---------------------------------------------------------------------------
+
+void Engine::on_client_datagram(Time now, const ClientContext& from,
+                                std::span<const std::byte> data, Outbox& out) noexcept {
+    if (data.empty()) {
+        stats::add(counters_.malformed_dropped);
+        return;
+    }
+    bool ok =
+        proto::classify(std::to_integer<std::uint8_t>(data[0])) == proto::PacketKind::channel_data
+            ? handle_channel_data(now, from, data, false, out)
+            : handle_stun(now, from, data, out);
+    if (!ok) stats::add(counters_.malformed_dropped);
+}
+
+bool Engine::on_stream_frame(Time now, const ClientContext& from, std::span<const std::byte> frame,
+                             Outbox& out) noexcept {
+    if (frame.empty()) return false;
+    if (proto::classify(std::to_integer<std::uint8_t>(frame[0])) == proto::PacketKind::channel_data)
+        return handle_channel_data(now, from, frame, true, out);
+    return handle_stun(now, from, frame, out);
+}
+
+void Engine::on_stream_closed(Time /*now*/, const ClientContext& from) noexcept {
+    if (auto* a = find(FiveTuple{from.client, from.listener, from.connection})) {
+        stats::add(counters_.allocations_deleted);
+        destroy(*a);
+    }
+}
+
+bool Engine::handle_stun(Time now, const ClientContext& from, std::span<const std::byte> data,
+                         Outbox& out) noexcept {
     auto parsed = proto::MessageView::parse(data);
     if (!parsed) return false;
     const proto::MessageView& msg = *parsed;
 
     switch (msg.message_class()) {
     case proto::MessageClass::request:
-        if (msg.method() == static_cast<std::uint16_t>(proto::Method::binding)) {
+        if (is_method(msg, proto::Method::binding)) {
             handle_binding(from, msg, out);
+        } else if (options_.auth && msg.has_magic_cookie() &&
+                   (is_method(msg, proto::Method::allocate) ||
+                    is_method(msg, proto::Method::refresh) ||
+                    is_method(msg, proto::Method::create_permission) ||
+                    is_method(msg, proto::Method::channel_bind))) {
+            handle_turn_request(now, from, msg, out);
         } else {
-            // RFC 8489 §6.3.1: a request whose method this server does not implement is a bad
-            // request; TURN methods are answered the same way until the relay exists.
+            // RFC 8489 §6.3.1: a request whose method this server does not implement (or TURN
+            // on a STUN-only server) is a bad request.
             stats::add(counters_.unexpected_dropped);
             send_error(from, msg, 400, {}, out);
         }
         return true;
     case proto::MessageClass::indication:
         // RFC 8489 §6.3.2: indications never get an answer. Binding indications are keepalives.
-        if (msg.method() == static_cast<std::uint16_t>(proto::Method::binding))
+        if (is_method(msg, proto::Method::binding)) {
             stats::add(counters_.binding_indications);
-        else
+        } else if (options_.auth && is_method(msg, proto::Method::send)) {
+            handle_send_indication(now, from, msg, out);
+        } else {
             stats::add(counters_.unexpected_dropped);
+        }
         return true;
     case proto::MessageClass::success_response:
     case proto::MessageClass::error_response:
@@ -59,6 +167,284 @@ bool Engine::handle_message(Time /*now*/, const ClientContext& from,
         return true;
     }
     return true;
+}
+
+// ---- errors and challenges ------------------------------------------------------------------
+
+void Engine::send_error(const ClientContext& from, const proto::MessageView& request, int code,
+                        std::span<const std::uint16_t> unknown, Outbox& out) noexcept {
+    respond(from, request, proto::MessageClass::error_response, nullptr, nullptr, out,
+            [&](proto::MessageBuilder& b) {
+                b.add_error_code(code, proto::error_reason(code));
+                if (!unknown.empty()) b.add_unknown_attributes(unknown);
+            });
+}
+
+void Engine::send_turn_error(const ClientContext& from, const proto::MessageView& request, int code,
+                             const AuthResult& auth, Allocation* cache, Outbox& out) noexcept {
+    respond(from, request, proto::MessageClass::error_response, &auth, cache, out,
+            [&](proto::MessageBuilder& b) { b.add_error_code(code, proto::error_reason(code)); });
+}
+
+bool Engine::challenge_allowed(Time now, const proto::TransportAddress& source) noexcept {
+    // A fixed table of buckets indexed by a hash of the source IP: bounded memory whatever the
+    // number of sources, so a flood of spoofed addresses cannot grow state.
+    std::uint32_t h = 2166136261u;
+    for (std::size_t i = 0; i < source.ip_size(); ++i) {
+        h ^= source.ip[i];
+        h *= 16777619u;
+    }
+    auto& bucket = challenge_buckets_[h % challenge_buckets_.size()];
+    auto second = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    if (bucket.second != second) {
+        bucket.second = second;
+        bucket.count = 0;
+    }
+    if (bucket.count >= options_.challenges_per_second) return false;
+    ++bucket.count;
+    return true;
+}
+
+void Engine::send_challenge(Time now, const ClientContext& from, const proto::MessageView& request,
+                            int code, Outbox& out) noexcept {
+    // Unauthenticated answers are the reflection risk: rate-limited per source, kept small
+    // (no SOFTWARE), and never larger than needed.
+    if (!challenge_allowed(now, from.client)) {
+        stats::add(counters_.challenges_rate_limited);
+        return;
+    }
+    const bool with_nonce = code == 401 || code == 438;
+    if (with_nonce) stats::add(counters_.challenges_sent);
+    respond(from, request, proto::MessageClass::error_response, nullptr, nullptr, out,
+            [&](proto::MessageBuilder& b) {
+                b.add_error_code(code, proto::error_reason(code));
+                if (with_nonce) options_.auth->add_challenge(b, from.client, unix_seconds(now));
+            });
+}
+
+// ---- TURN requests --------------------------------------------------------------------------
+
+void Engine::handle_turn_request(Time now, const ClientContext& from,
+                                 const proto::MessageView& request, Outbox& out) noexcept {
+    stats::add(counters_.turn_requests);
+    const FiveTuple tuple{from.client, from.listener, from.connection};
+    Allocation* allocation = find(tuple);
+
+    // RFC 8656 §7.2/§7.3: a retransmission gets the byte-identical answer, before any other
+    // check (the nonce may have gone stale in between).
+    if (allocation && allocation->last_response.transaction_id == request.transaction_id() &&
+        !allocation->last_response.bytes.empty()) {
+        auto space = out.prepare();
+        const auto& cached = allocation->last_response.bytes;
+        if (space.size() >= cached.size()) {
+            std::memcpy(space.data(), cached.data(), cached.size());
+            out.commit(reply_via(from), from.client, cached.size());
+        }
+        return;
+    }
+    if (!allocation && is_method(request, proto::Method::refresh)) {
+        for (const auto& t : tombstones_) {
+            if (t.tuple == tuple && t.response.transaction_id == request.transaction_id() &&
+                !t.response.bytes.empty()) {
+                auto space = out.prepare();
+                if (space.size() >= t.response.bytes.size()) {
+                    std::memcpy(space.data(), t.response.bytes.data(), t.response.bytes.size());
+                    out.commit(reply_via(from), from.client, t.response.bytes.size());
+                }
+                return;
+            }
+        }
+    }
+
+    // RFC 8489 §9.2.4: long-term credentials. An existing allocation pins user and key.
+    const auto unix_now = unix_seconds(now);
+    AuthResult auth =
+        allocation ? options_.auth->authenticate_with_key(request, from.client, unix_now,
+                                                          allocation->username, allocation->key)
+                   : options_.auth->authenticate(request, from.client, unix_now);
+    if (!auth.ok()) {
+        switch (auth.failure) {
+        case AuthFailure::bad_request:
+            stats::add(counters_.auth_failures_bad_request);
+            break;
+        case AuthFailure::stale_nonce:
+            stats::add(counters_.auth_failures_stale_nonce);
+            break;
+        case AuthFailure::unknown_user:
+            stats::add(counters_.auth_failures_unknown_user);
+            break;
+        case AuthFailure::bad_integrity:
+            stats::add(counters_.auth_failures_bad_integrity);
+            break;
+        case AuthFailure::expired_rest_credential:
+            stats::add(counters_.auth_failures_expired_rest);
+            break;
+        case AuthFailure::wrong_credentials:
+            stats::add(counters_.auth_failures_wrong_credentials);
+            break;
+        default:
+            break;
+        }
+        int code = error_code(auth.failure);
+        if (auth.failure == AuthFailure::wrong_credentials) {
+            // RFC 8656 §6.2: 441 to a request that authenticated as someone else; not signed,
+            // since the key that verified it belongs to another user.
+            send_error(from, request, code, {}, out);
+            return;
+        }
+        send_challenge(now, from, request, code, out);
+        return;
+    }
+
+    // RFC 8489 §6.3.1.1: unknown comprehension-required attributes, now that we know who asks.
+    if (auto unknown = request.unknown_required(); !unknown.empty()) {
+        respond(from, request, proto::MessageClass::error_response, &auth, nullptr, out,
+                [&](proto::MessageBuilder& b) {
+                    b.add_error_code(420, proto::error_reason(420));
+                    b.add_unknown_attributes(unknown);
+                });
+        return;
+    }
+
+    if (is_method(request, proto::Method::allocate)) {
+        if (allocation) {
+            // RFC 8656 §7.2 step 2: this 5-tuple already has an allocation.
+            stats::add(counters_.allocation_mismatches);
+            send_turn_error(from, request, 437, auth, nullptr, out);
+            return;
+        }
+        handle_allocate(now, from, request, auth, out);
+        return;
+    }
+    if (!allocation) {
+        stats::add(counters_.allocation_mismatches);
+        send_turn_error(from, request, 437, auth, nullptr, out);
+        return;
+    }
+    if (is_method(request, proto::Method::refresh))
+        handle_refresh(now, from, request, auth, *allocation, out);
+    else if (is_method(request, proto::Method::create_permission))
+        handle_create_permission(now, from, request, auth, *allocation, out);
+    else
+        handle_channel_bind(now, from, request, auth, *allocation, out);
+}
+
+// ---- data paths -----------------------------------------------------------------------------
+
+void Engine::handle_send_indication(Time now, const ClientContext& from,
+                                    const proto::MessageView& indication, Outbox& out) noexcept {
+    // RFC 8656 §10.2: indications are never answered; every failure is a silent drop.
+    Allocation* allocation = find(FiveTuple{from.client, from.listener, from.connection});
+    if (!allocation) {
+        stats::add(counters_.relay_dropped_no_allocation);
+        return;
+    }
+    auto peer_attr = indication.find(proto::AttrType::xor_peer_address);
+    auto data_attr = indication.find(proto::AttrType::data);
+    if (!peer_attr || !data_attr) {
+        stats::add(counters_.unexpected_dropped);
+        return;
+    }
+    auto peer = proto::decode_xor_address(*peer_attr, indication.transaction_id());
+    if (!peer) {
+        stats::add(counters_.unexpected_dropped);
+        return;
+    }
+    const Relay* relay = allocation->relay_for(peer->family);
+    if (!relay || !allocation->has_permission(*peer, now) || !peer_allowed(*peer)) {
+        stats::add(counters_.relay_dropped_no_permission);
+        return;
+    }
+    auto space = out.prepare();
+    if (space.size() < data_attr->value.size()) return;
+    std::memcpy(space.data(), data_attr->value.data(), data_attr->value.size());
+    out.commit(Via::relay(relay->id), *peer, data_attr->value.size());
+    stats::add(counters_.relayed_to_peer_packets);
+    stats::add(counters_.relayed_to_peer_bytes, data_attr->value.size());
+}
+
+bool Engine::handle_channel_data(Time now, const ClientContext& from,
+                                 std::span<const std::byte> data, bool stream,
+                                 Outbox& out) noexcept {
+    auto cd = proto::parse_channel_data(data, stream);
+    if (!cd) return false;
+    Allocation* allocation = find(FiveTuple{from.client, from.listener, from.connection});
+    if (!allocation) {
+        stats::add(counters_.relay_dropped_no_allocation);
+        return true;
+    }
+    const Channel* channel = allocation->channel_by_number(cd->channel, now);
+    if (!channel) {
+        stats::add(counters_.relay_dropped_no_channel);
+        return true;
+    }
+    const Relay* relay = allocation->relay_for(channel->peer.family);
+    if (!relay || !allocation->has_permission(channel->peer, now)) {
+        stats::add(counters_.relay_dropped_no_permission);
+        return true;
+    }
+    auto space = out.prepare();
+    if (space.size() < cd->payload.size()) return true;
+    std::memcpy(space.data(), cd->payload.data(), cd->payload.size());
+    out.commit(Via::relay(relay->id), channel->peer, cd->payload.size());
+    stats::add(counters_.relayed_to_peer_packets);
+    stats::add(counters_.relayed_to_peer_bytes, cd->payload.size());
+    return true;
+}
+
+void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
+                              std::span<const std::byte> data, Outbox& out) noexcept {
+    if (relay >= by_relay_.size() || !by_relay_[relay]) return;
+    Allocation& allocation = *by_relay_[relay];
+    // RFC 8656 §10.3: only peers with a permission reach the client.
+    if (!allocation.has_permission(peer, now)) {
+        stats::add(counters_.relay_dropped_no_permission);
+        return;
+    }
+    auto space = out.prepare();
+    const bool stream = listeners_[allocation.five_tuple.listener].transport != Transport::udp;
+    std::size_t size = 0;
+    if (const Channel* channel = allocation.channel_by_peer(peer, now)) {
+        // RFC 8656 §12.4: ChannelData; over streams padded to a multiple of four.
+        size = proto::channel_data_frame_size(data.size(), stream);
+        if (size > space.size()) return;
+        proto::write_channel_data_header(space.first<4>(), channel->number,
+                                         static_cast<std::uint16_t>(data.size()));
+        std::memcpy(space.data() + 4, data.data(), data.size());
+        std::memset(space.data() + 4 + data.size(), 0, size - 4 - data.size());
+    } else {
+        // RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA.
+        proto::TransactionId id;
+        for (auto& b : id)
+            b = std::byte{0};
+        std::memcpy(id.data(), &relay, sizeof relay);
+        std::memcpy(id.data() + 4, &indication_counter_, sizeof indication_counter_);
+        ++indication_counter_;
+        proto::MessageBuilder b(space);
+        b.start(proto::make_type(proto::Method::data, proto::MessageClass::indication), id);
+        b.add_xor_address(proto::AttrType::xor_peer_address, peer);
+        b.add_raw(proto::AttrType::data, data);
+        auto wire = b.finish();
+        if (!wire) return;
+        size = wire->size();
+    }
+    out.commit(client_via(allocation.five_tuple), allocation.five_tuple.client, size);
+    stats::add(counters_.relayed_to_client_packets);
+    stats::add(counters_.relayed_to_client_bytes, data.size());
+}
+
+void Engine::on_tick(Time now) noexcept {
+    std::vector<Allocation*> expired;
+    for (auto& [tuple, a] : allocations_) {
+        if (a->expires <= now)
+            expired.push_back(a.get());
+        else
+            a->expire(now);
+    }
+    for (auto* a : expired) {
+        stats::add(counters_.allocations_expired);
+        destroy(*a);
+    }
 }
 
 } // namespace traverse::turn

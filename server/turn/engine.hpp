@@ -5,26 +5,32 @@
 #include "monitoring/stats.hpp"
 #include "proto/address.hpp"
 #include "proto/message_view.hpp"
+#include "server/turn/allocation.hpp"
+#include "server/turn/auth.hpp"
 #include "server/turn/outbox.hpp"
+#include "server/turn/peer_policy.hpp"
+#include "server/turn/ports.hpp"
+#include "server/turn/types.hpp"
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace traverse::turn {
 
-using Clock = std::chrono::steady_clock;
-using Time = Clock::time_point;
-
-/// Client-facing transport of a listener.
-enum class Transport : std::uint8_t { udp, tcp, tls };
-
 /// RFC 5780 roles of the four sockets of one group, as bits: 1 = alternate port, 2 = alternate
 /// address. The socket that answers a CHANGE-REQUEST is the receiving role xor the requested bits.
-enum class Role : std::uint8_t { primary = 0, change_port = 1, change_address = 2, change_both = 3 };
+enum class Role : std::uint8_t {
+    primary = 0,
+    change_port = 1,
+    change_address = 2,
+    change_both = 3
+};
 
 /// What the engine knows about one listener socket. Every worker has the same listener layout, so
 /// one table serves all of them; indices are positions in that table.
@@ -42,6 +48,20 @@ struct ListenerInfo {
 struct EngineOptions {
     std::string software; ///< SOFTWARE attribute value; empty omits it
     bool rfc5780 = false; ///< behaviour discovery configured (some UDP listeners have groups)
+
+    /// Long-term credentials; null makes this a STUN-only server (TURN requests get 400).
+    std::shared_ptr<const Authenticator> auth;
+    /// The peer filter; null means the built-in defaults.
+    std::shared_ptr<const PeerPolicy> peers;
+    std::chrono::seconds default_lifetime{600};    ///< RFC 8656 §7.2
+    std::chrono::seconds max_lifetime{3600};       ///< cap on requested lifetimes
+    std::chrono::seconds permission_lifetime{300}; ///< RFC 8656 §9
+    std::chrono::seconds channel_lifetime{600};    ///< RFC 8656 §12
+    std::chrono::seconds channel_quarantine{300};  ///< RFC 8656 §12: no rebinding after expiry
+    /// Unauthenticated answers (401, 438) per second per source-address bucket.
+    std::uint32_t challenges_per_second = 20;
+    /// Unix time (seconds) at the steady clock's epoch; 0 derives it from the real clocks.
+    std::int64_t unix_at_steady_epoch = 0;
 };
 
 /// Where a client message came from.
@@ -54,32 +74,111 @@ struct ClientContext {
 /// One engine per worker; single-threaded by design: only its worker thread calls it.
 class Engine {
 public:
+    /// `relays` and `quotas` may be null for a STUN-only engine; they must outlive the engine.
     Engine(EngineOptions options, std::vector<ListenerInfo> listeners,
-           stats::WorkerCounters& counters);
+           stats::WorkerCounters& counters, RelayOpener* relays = nullptr,
+           QuotaLedger* quotas = nullptr);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
 
-    /// A UDP datagram arrived on a listener socket. Answers, if any, go into `out`.
+    /// A UDP datagram (STUN or ChannelData) arrived on a listener socket.
     void on_client_datagram(Time now, const ClientContext& from, std::span<const std::byte> data,
                             Outbox& out) noexcept;
 
-    /// A complete STUN message cut from a TCP/TLS stream by proto::next_frame. Returns false when
-    /// the connection must be closed (the frame is not valid STUN).
+    /// A complete frame (STUN message or padded ChannelData) cut from a TCP/TLS stream. Returns
+    /// false when the connection must be closed (the frame is not valid).
     bool on_stream_frame(Time now, const ClientContext& from, std::span<const std::byte> frame,
                          Outbox& out) noexcept;
 
+    /// A TCP/TLS connection closed: its allocation, if any, ends with it (RFC 8656 §3.1).
+    void on_stream_closed(Time now, const ClientContext& from) noexcept;
+
+    /// A datagram from `peer` arrived on relay socket `relay`.
+    void on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
+                          std::span<const std::byte> data, Outbox& out) noexcept;
+
+    /// Expires allocations, permissions and channels; call about once a second.
+    void on_tick(Time now) noexcept;
+
     const std::vector<ListenerInfo>& listeners() const noexcept { return listeners_; }
+    std::size_t allocation_count() const noexcept { return allocations_.size(); }
+
+    /// Replaces the peer filter (reload); applies to later requests and packets.
+    void set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept;
 
 private:
-    bool handle_message(Time now, const ClientContext& from, std::span<const std::byte> data,
-                        Outbox& out) noexcept;
+    bool handle_stun(Time now, const ClientContext& from, std::span<const std::byte> data,
+                     Outbox& out) noexcept;
+    bool handle_channel_data(Time now, const ClientContext& from, std::span<const std::byte> data,
+                             bool stream, Outbox& out) noexcept;
     void handle_binding(const ClientContext& from, const proto::MessageView& request,
                         Outbox& out) noexcept;
+    void handle_turn_request(Time now, const ClientContext& from, const proto::MessageView& request,
+                             Outbox& out) noexcept;
+    void handle_send_indication(Time now, const ClientContext& from,
+                                const proto::MessageView& indication, Outbox& out) noexcept;
+
+    // Method handlers, one file each under handlers/; `auth` has verified the request.
+    void handle_allocate(Time now, const ClientContext& from, const proto::MessageView& request,
+                         const AuthResult& auth, Outbox& out);
+    void handle_refresh(Time now, const ClientContext& from, const proto::MessageView& request,
+                        const AuthResult& auth, Allocation& allocation, Outbox& out);
+    void handle_create_permission(Time now, const ClientContext& from,
+                                  const proto::MessageView& request, const AuthResult& auth,
+                                  Allocation& allocation, Outbox& out);
+    void handle_channel_bind(Time now, const ClientContext& from, const proto::MessageView& request,
+                             const AuthResult& auth, Allocation& allocation, Outbox& out);
+
+    /// Builds and queues a response: `fill` adds attributes; MESSAGE-INTEGRITY(-SHA256) when
+    /// `auth` is given, FINGERPRINT when the request had one. With `cache` the bytes are kept
+    /// for retransmissions. Returns false if it could not be built.
+    template <class Fill>
+    bool respond(const ClientContext& from, const proto::MessageView& request,
+                 proto::MessageClass cls, const AuthResult* auth, Allocation* cache, Outbox& out,
+                 Fill&& fill) noexcept;
     void send_error(const ClientContext& from, const proto::MessageView& request, int code,
                     std::span<const std::uint16_t> unknown, Outbox& out) noexcept;
+    /// An authenticated error (437, 441, 403, 443, 486, 508 ...), signed, cached if `cache`.
+    void send_turn_error(const ClientContext& from, const proto::MessageView& request, int code,
+                         const AuthResult& auth, Allocation* cache, Outbox& out) noexcept;
+    /// 401/438 with REALM and a fresh NONCE, or 400, subject to the per-source rate limit.
+    void send_challenge(Time now, const ClientContext& from, const proto::MessageView& request,
+                        int code, Outbox& out) noexcept;
+    bool challenge_allowed(Time now, const proto::TransportAddress& source) noexcept;
+
     Via reply_via(const ClientContext& from) const noexcept;
+    Via client_via(const FiveTuple& tuple) const noexcept;
+    std::int64_t unix_seconds(Time now) const noexcept;
+    bool peer_allowed(const proto::TransportAddress& peer) noexcept;
+    Allocation* find(const FiveTuple& tuple) noexcept;
+    void destroy(Allocation& allocation) noexcept;
+    std::chrono::seconds clamp_lifetime(std::optional<std::uint32_t> requested) const noexcept;
 
     EngineOptions options_;
     std::vector<ListenerInfo> listeners_;
     stats::WorkerCounters& counters_;
+    RelayOpener* relays_;
+    QuotaLedger* quotas_;
+    std::shared_ptr<const PeerPolicy> peers_;
+    std::unordered_map<FiveTuple, std::unique_ptr<Allocation>, FiveTupleHash> allocations_;
+    std::vector<Allocation*> by_relay_; ///< RelayId -> allocation (ids are small and dense)
+    /// Recently deleted allocations' last answers (5-tuple, response), so a retransmitted
+    /// Refresh with LIFETIME 0 gets the same success instead of 437.
+    struct Tombstone {
+        FiveTuple tuple;
+        CachedResponse response;
+    };
+    std::array<Tombstone, 16> tombstones_;
+    std::size_t next_tombstone_ = 0;
+    /// Per-source-bucket counters for unauthenticated answers: fixed size, no per-client state.
+    struct ChallengeBucket {
+        std::int64_t second = 0;
+        std::uint32_t count = 0;
+    };
+    std::array<ChallengeBucket, 4096> challenge_buckets_{};
+    std::int64_t unix_at_steady_epoch_;
+    std::uint64_t indication_counter_ = 0; ///< makes Data indication transaction ids distinct
 };
 
 } // namespace traverse::turn

@@ -16,15 +16,19 @@ struct Via {
     enum class Kind : std::uint8_t {
         listener,   ///< a client-facing UDP socket, by worker-local listener index
         connection, ///< a TCP/TLS client connection, by connection id
+        relay,      ///< an allocation's relay socket, by RelayId (in `listener`)
     };
     Kind kind = Kind::listener;
     std::uint32_t listener = 0;
     std::uint64_t connection = 0;
 
-    static Via udp(std::uint32_t listener_index) noexcept { return {Kind::listener, listener_index, 0}; }
+    static Via udp(std::uint32_t listener_index) noexcept {
+        return {Kind::listener, listener_index, 0};
+    }
     static Via stream(std::uint32_t listener_index, std::uint64_t id) noexcept {
         return {Kind::connection, listener_index, id};
     }
+    static Via relay(std::uint32_t relay_id) noexcept { return {Kind::relay, relay_id, 0}; }
 };
 
 /// Outgoing messages of one batch, encoded into an internal arena (no heap). The engine asks for
@@ -52,8 +56,8 @@ public:
     }
     /// Records the first `size` bytes of the last prepare() as a message to `to` via `via`.
     void commit(Via via, const proto::TransportAddress& to, std::size_t size) noexcept {
-        entries_[count_] = Entry{via, to, static_cast<std::uint32_t>(used_),
-                                 static_cast<std::uint32_t>(size)};
+        entries_[count_] =
+            Entry{via, to, static_cast<std::uint32_t>(used_), static_cast<std::uint32_t>(size)};
         used_ += size;
         ++count_;
     }

@@ -89,7 +89,8 @@ std::vector<Cidr> make_defaults() {
         "ff00::/8",        // multicast
     };
     std::vector<Cidr> out;
-    for (auto r : ranges) out.push_back(*Cidr::parse(r));
+    for (auto r : ranges)
+        out.push_back(*Cidr::parse(r));
     return out;
 }
 

@@ -11,13 +11,15 @@ namespace traverse::worker {
 
 TurnWorker::TurnWorker(WorkerSetup setup, net::ConnectionLimiter& limiter)
     : index_(setup.index), work_(io_.get_executor()),
-      engine_(std::move(setup.engine), setup.listeners, counters_) {
+      relays_(io_, std::move(setup.relay), relay_receiver_, batch_),
+      engine_(std::move(setup.engine), setup.listeners, counters_, &relays_, setup.quotas),
+      tick_timer_(io_) {
     const auto& table = engine_.listeners();
     udp_.resize(table.size());
     streams_.resize(table.size());
     for (std::uint32_t i = 0; i < table.size(); ++i) {
         if (table[i].transport == turn::Transport::udp) {
-            udp_[i] = std::make_unique<net::UdpPort>(io_, setup.sockets[i], i, *this);
+            udp_[i] = std::make_unique<net::UdpPort>(io_, setup.sockets[i], i, *this, batch_);
         } else {
             auto tls = table[i].transport == turn::Transport::tls ? setup.tls : nullptr;
             streams_[i] = std::make_unique<net::StreamListener>(io_, setup.sockets[i], i, tls,
@@ -26,14 +28,29 @@ TurnWorker::TurnWorker(WorkerSetup setup, net::ConnectionLimiter& limiter)
     }
 }
 
-TurnWorker::~TurnWorker() { stop(); }
+TurnWorker::~TurnWorker() {
+    stop();
+}
 
 void TurnWorker::start() {
     for (auto& p : udp_)
         if (p) p->start();
     for (auto& s : streams_)
         if (s) s->start();
+    schedule_tick();
     thread_ = std::thread([this] { io_.run(); });
+}
+
+void TurnWorker::schedule_tick() {
+    // One coarse timer per worker expires allocations, permissions, channels and reservations.
+    tick_timer_.expires_after(std::chrono::seconds(1));
+    tick_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        const auto now = turn::Clock::now();
+        engine_.on_tick(now);
+        relays_.on_tick(now);
+        schedule_tick();
+    });
 }
 
 void TurnWorker::stop() {
@@ -46,6 +63,7 @@ void TurnWorker::stop() {
 }
 
 void TurnWorker::close_all() {
+    tick_timer_.cancel();
     for (auto& p : udp_)
         if (p) p->close();
     for (auto& s : streams_)
@@ -54,7 +72,8 @@ void TurnWorker::close_all() {
     std::vector<std::shared_ptr<net::StreamConnection>> open;
     for (auto& [id, weak] : connections_)
         if (auto c = weak.lock()) open.push_back(std::move(c));
-    for (auto& c : open) c->close(net::CloseReason::shutdown);
+    for (auto& c : open)
+        c->close(net::CloseReason::shutdown);
 }
 
 void TurnWorker::on_datagrams(std::uint32_t listener,
@@ -68,6 +87,14 @@ void TurnWorker::on_datagrams(std::uint32_t listener,
         engine_.on_client_datagram(now, from, d.data, outbox_);
     }
     flush();
+}
+
+void TurnWorker::RelayReceiver::on_datagrams(std::uint32_t relay,
+                                             std::span<const net::ReceivedDatagram> batch) {
+    const auto now = turn::Clock::now();
+    for (const auto& d : batch)
+        worker.engine_.on_peer_datagram(now, relay, d.from, d.data, worker.outbox_);
+    worker.flush();
 }
 
 bool TurnWorker::on_stream_frame(net::StreamConnection& connection,
@@ -88,11 +115,23 @@ void TurnWorker::on_stream_opened(net::StreamConnection& connection) {
 
 void TurnWorker::on_stream_closed(net::StreamConnection& connection, net::CloseReason reason) {
     connections_.erase(connection.id());
+    turn::ClientContext from;
+    from.listener = connection.listener();
+    from.connection = connection.id();
+    from.client = connection.remote();
+    engine_.on_stream_closed(turn::Clock::now(), from);
     switch (reason) {
-    case net::CloseReason::garbage: stats::add(counters_.stream_garbage_closed); break;
-    case net::CloseReason::idle: stats::add(counters_.stream_idle_closed); break;
-    case net::CloseReason::handshake_failed: stats::add(counters_.tls_handshake_failures); break;
-    default: break;
+    case net::CloseReason::garbage:
+        stats::add(counters_.stream_garbage_closed);
+        break;
+    case net::CloseReason::idle:
+        stats::add(counters_.stream_idle_closed);
+        break;
+    case net::CloseReason::handshake_failed:
+        stats::add(counters_.tls_handshake_failures);
+        break;
+    default:
+        break;
     }
 }
 
@@ -102,27 +141,30 @@ void TurnWorker::on_stream_refused(const proto::TransportAddress& /*remote*/) {
 
 void TurnWorker::flush() {
     if (outbox_.empty()) return;
+    // Consecutive messages for the same socket go out in one sendmmsg.
     std::array<net::OutgoingDatagram, turn::Outbox::max_messages> run;
     std::size_t run_size = 0;
-    std::uint32_t run_listener = 0;
+    net::UdpPort* run_port = nullptr;
     auto send_run = [&] {
         if (run_size == 0) return;
-        std::size_t dropped = udp_[run_listener]->send({run.data(), run_size});
+        std::size_t dropped = run_port->send({run.data(), run_size});
         stats::add(counters_.datagrams_sent, run_size - dropped);
         if (dropped) stats::add(counters_.datagram_send_errors, dropped);
         run_size = 0;
     };
     for (const auto& e : outbox_.entries()) {
-        if (e.via.kind == turn::Via::Kind::listener) {
-            // Consecutive messages for the same socket go out in one sendmmsg.
-            if (run_size > 0 && e.via.listener != run_listener) send_run();
-            run_listener = e.via.listener;
-            run[run_size++] = net::OutgoingDatagram{outbox_.bytes(e), e.to};
-        } else {
+        if (e.via.kind == turn::Via::Kind::connection) {
             auto it = connections_.find(e.via.connection);
             if (it == connections_.end()) continue;
             if (auto c = it->second.lock()) c->send(outbox_.bytes(e));
+            continue;
         }
+        net::UdpPort* port = e.via.kind == turn::Via::Kind::listener ? udp_[e.via.listener].get()
+                                                                     : relays_.port(e.via.listener);
+        if (!port) continue;
+        if (port != run_port) send_run();
+        run_port = port;
+        run[run_size++] = net::OutgoingDatagram{outbox_.bytes(e), e.to};
     }
     send_run();
     outbox_.clear();

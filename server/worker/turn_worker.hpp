@@ -6,6 +6,9 @@
 #include "server/net/stream.hpp"
 #include "server/net/udp_port.hpp"
 #include "server/turn/engine.hpp"
+#include "server/worker/relay_pool.hpp"
+
+#include <boost/asio/steady_timer.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -25,6 +28,8 @@ struct WorkerSetup {
     std::vector<net::BoundSocket> sockets;
     std::shared_ptr<boost::asio::ssl::context> tls; ///< null when no TLS listener
     net::StreamLimits limits;
+    RelayPoolOptions relay;              ///< this worker's relay addresses and port slice
+    turn::QuotaLedger* quotas = nullptr; ///< shared by all workers; outlives them
 };
 
 /// Runs one engine on one thread. Nothing on its datagram path is shared with other workers.
@@ -43,7 +48,16 @@ public:
     const stats::WorkerCounters& counters() const noexcept { return counters_; }
 
 private:
-    void on_datagrams(std::uint32_t listener, std::span<const net::ReceivedDatagram> batch) override;
+    /// Receives relay-socket batches (the tag is the RelayId) and hands them to the engine.
+    struct RelayReceiver final : net::DatagramSink {
+        TurnWorker& worker;
+        explicit RelayReceiver(TurnWorker& w) : worker(w) {}
+        void on_datagrams(std::uint32_t relay,
+                          std::span<const net::ReceivedDatagram> batch) override;
+    };
+
+    void on_datagrams(std::uint32_t listener,
+                      std::span<const net::ReceivedDatagram> batch) override;
     bool on_stream_frame(net::StreamConnection& connection,
                          std::span<const std::byte> frame) override;
     void on_stream_opened(net::StreamConnection& connection) override;
@@ -52,14 +66,19 @@ private:
 
     void flush();
     void close_all();
+    void schedule_tick();
 
     unsigned index_;
     stats::WorkerCounters counters_;
     boost::asio::io_context io_{1}; // concurrency hint 1: only this worker's thread runs it
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+    net::ReceiveBatch batch_; // recvmmsg slots shared by every socket of this thread
+    RelayReceiver relay_receiver_{*this};
+    RelayPool relays_; // before engine_: the engine closes relays when it is destroyed
     turn::Engine engine_;
+    boost::asio::steady_timer tick_timer_;
     turn::Outbox outbox_;
-    std::vector<std::unique_ptr<net::UdpPort>> udp_;          // by listener index; null if stream
+    std::vector<std::unique_ptr<net::UdpPort>> udp_;            // by listener index; null if stream
     std::vector<std::unique_ptr<net::StreamListener>> streams_; // by listener index; null if UDP
     std::unordered_map<std::uint64_t, std::weak_ptr<net::StreamConnection>> connections_;
     std::thread thread_;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Binding requests (RFC 8489 §7.3, RFC 3489 §8.2, RFC 5780 §6) and error responses.
+// Binding requests (RFC 8489 §7.3, RFC 3489 §8.2, RFC 5780 §6).
 #include "proto/attributes.hpp"
 #include "proto/message_builder.hpp"
 #include "proto/registry.hpp"
@@ -28,27 +28,7 @@ struct UnknownList {
     std::span<const std::uint16_t> span() const noexcept { return {types.data(), count}; }
 };
 
-proto::MessageType response_type(const proto::MessageView& request, proto::MessageClass cls) {
-    return proto::MessageType{request.method(), cls};
-}
-
 } // namespace
-
-void Engine::send_error(const ClientContext& from, const proto::MessageView& request, int code,
-                        std::span<const std::uint16_t> unknown, Outbox& out) noexcept {
-    auto space = out.prepare();
-    if (space.empty()) return;
-    proto::MessageBuilder b(space);
-    b.start(response_type(request, proto::MessageClass::error_response), request.transaction_id(),
-            request.cookie());
-    b.add_error_code(code, proto::error_reason(code));
-    if (!unknown.empty()) b.add_unknown_attributes(unknown);
-    if (request.has_fingerprint()) b.add_fingerprint();
-    auto wire = b.finish();
-    if (!wire) return;
-    out.commit(reply_via(from), from.client, wire->size());
-    stats::add(counters_.error_responses);
-}
 
 void Engine::handle_binding(const ClientContext& from, const proto::MessageView& request,
                             Outbox& out) noexcept {
@@ -59,7 +39,8 @@ void Engine::handle_binding(const ClientContext& from, const proto::MessageView&
 
     // RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420 listing them.
     UnknownList unknown;
-    for (std::uint16_t t : request.unknown_required()) unknown.add(t);
+    for (std::uint16_t t : request.unknown_required())
+        unknown.add(t);
     // Over TCP/TLS a server that does RFC 5780 knows these attributes and refuses them (400
     // below); a UDP socket outside any group cannot honour them at all.
     const bool stream = here.transport != Transport::udp;
@@ -107,7 +88,7 @@ void Engine::handle_binding(const ClientContext& from, const proto::MessageView&
     auto space = out.prepare();
     if (space.empty()) return;
     proto::MessageBuilder b(space);
-    b.start(response_type(request, proto::MessageClass::success_response),
+    b.start(proto::MessageType{request.method(), proto::MessageClass::success_response},
             request.transaction_id(), request.cookie());
     if (classic) {
         // RFC 3489 §11.2: MAPPED-ADDRESS, SOURCE-ADDRESS and CHANGED-ADDRESS.

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// One TURN allocation: its relays, lifetime, permissions, channels and the last response sent.
+#pragma once
+
+#include "proto/address.hpp"
+#include "proto/types.hpp"
+#include "server/turn/auth.hpp"
+#include "server/turn/ports.hpp"
+#include "server/turn/types.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace traverse::turn {
+
+/// The client side of an allocation's 5-tuple (RFC 8656 §2): client address, the listener it
+/// reached (which fixes server address and transport), and for streams the connection.
+struct FiveTuple {
+    proto::TransportAddress client;
+    std::uint32_t listener = 0;
+    std::uint64_t connection = 0; ///< 0 for UDP
+    friend bool operator==(const FiveTuple&, const FiveTuple&) = default;
+};
+
+/// Hash of a FiveTuple for the allocation index.
+struct FiveTupleHash {
+    std::size_t operator()(const FiveTuple& t) const noexcept;
+};
+
+/// A permission: a peer IP (ports ignored, RFC 8656 §9) and its expiry.
+struct Permission {
+    proto::TransportAddress peer_ip; ///< port zeroed
+    Time expires;
+};
+
+/// A channel binding (RFC 8656 §12). After `expires` the binding no longer relays, but the
+/// number and the peer stay reserved to each other until `quarantine_until` (§12: five more
+/// minutes) so a late packet is never delivered to a new peer.
+struct Channel {
+    std::uint16_t number = 0;
+    proto::TransportAddress peer;
+    Time expires;
+    Time quarantine_until;
+};
+
+/// One relay socket of an allocation (two for a dual-stack allocation).
+struct Relay {
+    RelayId id = 0;
+    proto::TransportAddress relayed;
+};
+
+/// A transaction answered on this allocation and its encoded response, so a retransmitted
+/// request (same transaction id) gets the byte-identical answer (RFC 8656 §7.2, §7.3).
+struct CachedResponse {
+    proto::TransactionId transaction_id{};
+    std::vector<std::byte> bytes;
+};
+
+/// Allocation state. Permissions and channels are few per allocation (WebRTC uses one or two),
+/// so flat vectors with linear search beat hash maps in time and memory.
+struct Allocation {
+    FiveTuple five_tuple;
+    std::array<std::optional<Relay>, 2> relays; ///< [0] first family, [1] additional family
+    std::string username;
+    Key key;
+    Time expires;
+    std::vector<Permission> permissions;
+    std::vector<Channel> channels;
+    CachedResponse last_response;
+
+    /// The relay for `family`, if the allocation has one.
+    const Relay* relay_for(proto::Family family) const noexcept;
+    bool has_permission(const proto::TransportAddress& peer, Time now) const noexcept;
+    /// Installs or refreshes the permission for the peer's IP.
+    void add_permission(const proto::TransportAddress& peer, Time expires_at);
+    const Channel* channel_by_number(std::uint16_t number, Time now) const noexcept;
+    const Channel* channel_by_peer(const proto::TransportAddress& peer, Time now) const noexcept;
+    /// Drops expired permissions and channels past quarantine; returns the next deadline.
+    Time expire(Time now);
+};
+
+} // namespace traverse::turn

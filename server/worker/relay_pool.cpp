@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+// Relay sockets: random ports within the worker's slice, even ports and reservations, DF.
+#include "server/worker/relay_pool.hpp"
+
+#include "server/net/socket.hpp"
+
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+namespace traverse::worker {
+
+RelayPool::RelayPool(boost::asio::io_context& io, RelayPoolOptions options, net::DatagramSink& sink,
+                     net::ReceiveBatch& batch)
+    : io_(io), options_(std::move(options)), sink_(sink), batch_(batch) {
+    std::uint64_t seed = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
+    random_.seed(seed);
+}
+
+RelayPool::~RelayPool() {
+    for (auto& [token, r] : reservations_)
+        ::close(r.socket.fd);
+}
+
+std::size_t RelayPool::free_ports() const noexcept {
+    std::size_t range = static_cast<std::size_t>(options_.port_max - options_.port_min) + 1;
+    std::size_t used = open_ + reservations_.size();
+    return used >= range ? 0 : range - used;
+}
+
+std::optional<net::BoundSocket> RelayPool::bind_port(const RelayAddress& where, std::uint16_t port,
+                                                     bool dont_fragment) {
+    proto::TransportAddress at = where.bind;
+    at.port = port;
+    auto opened = net::open_udp(at, options_.receive_buffer_bytes, /*reuse_port=*/false);
+    if (!opened.ok()) return std::nullopt;
+    if (dont_fragment) {
+        // RFC 8656 §7.2: DONT-FRAGMENT asks that relayed datagrams carry DF.
+        int value = IP_PMTUDISC_DO;
+        if (at.family == proto::Family::ipv4)
+            ::setsockopt(opened.socket.fd, IPPROTO_IP, IP_MTU_DISCOVER, &value, sizeof value);
+        else
+            ::setsockopt(opened.socket.fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &value, sizeof value);
+    }
+    return opened.socket;
+}
+
+turn::RelayGrant RelayPool::adopt(net::BoundSocket socket, const RelayAddress& where) {
+    turn::RelayId id;
+    if (!free_ids_.empty()) {
+        id = free_ids_.back();
+        free_ids_.pop_back();
+    } else {
+        id = static_cast<turn::RelayId>(ports_.size());
+        ports_.emplace_back();
+    }
+    ports_[id] = std::make_unique<net::UdpPort>(io_, socket, id, sink_, batch_);
+    ports_[id]->start();
+    ++open_;
+    turn::RelayGrant grant;
+    grant.id = id;
+    grant.relayed = where.external;
+    grant.relayed.port = socket.local.port;
+    return grant;
+}
+
+turn::RelayOpenResult RelayPool::open(const turn::RelayRequest& request) {
+    turn::RelayOpenResult result;
+    const auto& where = request.family == proto::Family::ipv4 ? options_.ipv4 : options_.ipv6;
+    if (!where) {
+        result.error = turn::RelayError::family_unsupported;
+        return result;
+    }
+
+    if (request.reservation_token) {
+        // RFC 8656 §7.2: the port reserved by an earlier EVEN-PORT Allocate.
+        auto it = reservations_.find(*request.reservation_token);
+        if (it == reservations_.end() || it->second.socket.local.family != where->bind.family) {
+            result.error = turn::RelayError::bad_token;
+            return result;
+        }
+        auto socket = it->second.socket;
+        reservations_.erase(it);
+        result.grant = adopt(socket, *where);
+        return result;
+    }
+
+    // Random ports within the slice: unpredictable relayed addresses, and no scan order an
+    // attacker could race. A bounded number of tries keeps a nearly full slice cheap.
+    const std::uint32_t span =
+        static_cast<std::uint32_t>(options_.port_max - options_.port_min) + 1;
+    for (int attempt = 0; attempt < 64; ++attempt) {
+        auto port = static_cast<std::uint16_t>(options_.port_min + random_() % span);
+        if (request.even_port) {
+            port &= static_cast<std::uint16_t>(~1u);
+            if (port < options_.port_min) port = static_cast<std::uint16_t>(port + 2);
+            if (port > options_.port_max || (request.reserve_next && port + 1 > options_.port_max))
+                continue;
+        }
+        auto socket = bind_port(*where, port, request.dont_fragment);
+        if (!socket) continue;
+        std::optional<std::uint64_t> token;
+        if (request.even_port && request.reserve_next) {
+            auto next = bind_port(*where, static_cast<std::uint16_t>(port + 1), false);
+            if (!next) {
+                ::close(socket->fd);
+                continue;
+            }
+            std::uint64_t t = 0;
+            RAND_bytes(reinterpret_cast<unsigned char*>(&t), sizeof t);
+            reservations_.emplace(t, Reservation{*next, std::chrono::steady_clock::now() +
+                                                            options_.reservation_lifetime});
+            token = t;
+        }
+        result.grant = adopt(*socket, *where);
+        result.grant->reserved_token = token;
+        return result;
+    }
+    result.error = turn::RelayError::exhausted;
+    return result;
+}
+
+void RelayPool::close(turn::RelayId id) {
+    if (id >= ports_.size() || !ports_[id]) return;
+    ports_[id]->close();
+    graveyard_.push_back(std::move(ports_[id]));
+    free_ids_.push_back(id);
+    --open_;
+}
+
+void RelayPool::on_tick(std::chrono::steady_clock::time_point now) {
+    graveyard_.clear();
+    std::erase_if(reservations_, [now](auto& entry) {
+        if (entry.second.expires > now) return false;
+        ::close(entry.second.socket.fd);
+        return true;
+    });
+}
+
+} // namespace traverse::worker

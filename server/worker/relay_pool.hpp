@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// A worker's relay sockets: its slice of the relay port range, EVEN-PORT reservations, readers.
+#pragma once
+
+#include "server/net/udp_port.hpp"
+#include "server/turn/ports.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+namespace traverse::worker {
+
+/// One relay address family: where relay sockets bind and what the client is told.
+struct RelayAddress {
+    proto::TransportAddress bind;     ///< local IP to bind (port ignored)
+    proto::TransportAddress external; ///< reported in XOR-RELAYED-ADDRESS (port ignored)
+};
+
+/// Relay settings of one worker.
+struct RelayPoolOptions {
+    std::optional<RelayAddress> ipv4;
+    std::optional<RelayAddress> ipv6;
+    std::uint16_t port_min = 49152; ///< this worker's slice, inclusive
+    std::uint16_t port_max = 65535;
+    std::chrono::seconds reservation_lifetime{30}; ///< RFC 8656 §7.2: about 30 seconds
+    int receive_buffer_bytes = 256 * 1024;
+};
+
+/// Implements turn::RelayOpener with real UDP sockets, one per allocation (inherent to TURN: the
+/// relayed address must be the source of what reaches the peer). Single-threaded: the worker's.
+class RelayPool final : public turn::RelayOpener {
+public:
+    RelayPool(boost::asio::io_context& io, RelayPoolOptions options, net::DatagramSink& sink,
+              net::ReceiveBatch& batch);
+    ~RelayPool();
+
+    turn::RelayOpenResult open(const turn::RelayRequest& request) override;
+    void close(turn::RelayId id) override;
+
+    /// The socket of a relay id, or null.
+    net::UdpPort* port(turn::RelayId id) noexcept {
+        return id < ports_.size() ? ports_[id].get() : nullptr;
+    }
+    /// Frees closed ports and expired reservations; call about once a second.
+    void on_tick(std::chrono::steady_clock::time_point now);
+    std::size_t open_count() const noexcept { return open_; }
+    std::size_t free_ports() const noexcept;
+
+private:
+    struct Reservation {
+        net::BoundSocket socket;
+        std::chrono::steady_clock::time_point expires;
+    };
+    std::optional<net::BoundSocket> bind_port(const RelayAddress& where, std::uint16_t port,
+                                              bool dont_fragment);
+    turn::RelayGrant adopt(net::BoundSocket socket, const RelayAddress& where);
+
+    boost::asio::io_context& io_;
+    RelayPoolOptions options_;
+    net::DatagramSink& sink_;
+    net::ReceiveBatch& batch_;
+    std::vector<std::unique_ptr<net::UdpPort>> ports_; ///< by RelayId; null when free
+    std::vector<turn::RelayId> free_ids_;
+    /// Closed ports wait here one tick: their cancelled handlers still reference them.
+    std::vector<std::unique_ptr<net::UdpPort>> graveyard_;
+    std::unordered_map<std::uint64_t, Reservation> reservations_;
+    std::mt19937_64 random_;
+    std::size_t open_ = 0;
+};
+
+} // namespace traverse::worker
