@@ -39,6 +39,36 @@ inline constexpr std::chrono::seconds tls_handshake_timeout{10};
 /// Log level name.
 inline constexpr std::string_view log_level = "info";
 
+/// REALM of the long-term credentials (RFC 8489 section 9.2). Static users' precomputed keys
+/// depend on it.
+inline constexpr std::string_view realm = "traverse";
+/// A NONCE handed out in a 401/438 challenge is accepted for this long.
+inline constexpr std::chrono::seconds nonce_lifetime{600};
+
+/// Relay address: loopback, the development default (a production server sets its own).
+inline constexpr std::string_view relay_address = "127.0.0.1";
+/// Lowest relay port: the start of the dynamic range (RFC 6335 section 6, RFC 8656 section 7.2).
+inline constexpr std::uint16_t relay_port_min = 49152;
+/// Highest relay port.
+inline constexpr std::uint16_t relay_port_max = 65535;
+/// Allocation lifetime when the client asks for none (RFC 8656 section 7.2: 10 minutes).
+inline constexpr std::chrono::seconds allocation_lifetime{600};
+/// Longest allocation lifetime granted, whatever the client asks for.
+inline constexpr std::chrono::seconds max_allocation_lifetime{3600};
+/// Permission lifetime, fixed by RFC 8656 section 9 (not configurable).
+inline constexpr std::chrono::seconds permission_lifetime{300};
+/// Channel binding lifetime, fixed by RFC 8656 section 12 (not configurable).
+inline constexpr std::chrono::seconds channel_lifetime{600};
+
+/// Allocations one user may hold at once; 0 means unlimited.
+inline constexpr std::uint32_t max_allocations_per_user = 100;
+/// Allocations clients from one IP address may hold at once; 0 means unlimited.
+inline constexpr std::uint32_t max_allocations_per_ip = 100;
+/// Allocations per process; 0 means unlimited.
+inline constexpr std::uint32_t max_allocations = 16'000;
+/// Unauthenticated answers (401 and 438 challenges) per second per source-address bucket.
+inline constexpr std::uint32_t challenges_per_second = 20;
+
 } // namespace traverse::config::defaults
 
 /// Accepted ranges, checked by the loader and documented in schema.md.
@@ -58,6 +88,33 @@ inline constexpr std::chrono::seconds min_tls_handshake_timeout{1};
 inline constexpr std::chrono::seconds max_tls_handshake_timeout{300};
 /// SOFTWARE must hold fewer than 128 characters (RFC 8489 section 14.14).
 inline constexpr std::size_t max_software_characters = 127;
+
+/// REALM must hold fewer than 128 characters (RFC 8489 section 14.9).
+inline constexpr std::size_t max_realm_characters = 127;
+/// USERNAME must be fewer than 509 bytes (RFC 8489 section 14.3).
+inline constexpr std::size_t max_username_bytes = 508;
+/// Hex digits of a static user's precomputed key: MD5 is 16 bytes.
+inline constexpr std::size_t user_key_hex_digits = 32;
+/// Shortest auth.nonce_lifetime.
+inline constexpr std::chrono::seconds min_nonce_lifetime{30};
+/// Longest auth.nonce_lifetime: one day.
+inline constexpr std::chrono::seconds max_nonce_lifetime{86'400};
+
+/// Lowest port of relay.port_range (port 0 would mean "any port").
+inline constexpr std::uint16_t min_relay_port = 1;
+/// Shortest relay.allocation_lifetime and relay.max_allocation_lifetime.
+inline constexpr std::chrono::seconds min_allocation_lifetime{60};
+/// Longest relay.allocation_lifetime: one hour.
+inline constexpr std::chrono::seconds max_default_allocation_lifetime{3600};
+/// Longest relay.max_allocation_lifetime: one day.
+inline constexpr std::chrono::seconds max_allocation_lifetime{86'400};
+
+/// Largest value of the allocation quotas (0 = unlimited is also accepted).
+inline constexpr std::uint32_t max_allocations = 1'000'000;
+/// Smallest quotas.challenges_per_second.
+inline constexpr std::uint32_t min_challenges_per_second = 1;
+/// Largest quotas.challenges_per_second.
+inline constexpr std::uint32_t max_challenges_per_second = 100'000;
 
 } // namespace traverse::config::bounds
 

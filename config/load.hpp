@@ -22,11 +22,12 @@ struct LoadResult {
     bool ok() const { return config.has_value(); } ///< true when the configuration is usable
 };
 
-/// Loads a YAML file; relative TLS paths resolve against the file's directory. A missing or
-/// unreadable file yields one diagnostic.
+/// Loads a YAML file; relative paths (TLS files, auth.secret_file) resolve against the file's
+/// directory. A missing or unreadable file yields one diagnostic. auth.secret_file is read
+/// here, into auth.secrets.
 LoadResult load_file(const std::string& path);
 
-/// Loads YAML text; relative TLS paths resolve against `base_dir`. Empty text gives the defaults.
+/// Loads YAML text; relative paths resolve against `base_dir`. Empty text gives the defaults.
 LoadResult load_string(std::string_view yaml, const std::string& base_dir = ".");
 
 /// Every key the loader accepts, as schema paths: "server.workers", "listen[].port", ...
@@ -62,5 +63,28 @@ Parsed<Transport> parse_transport(std::string_view text);
 
 /// 0..65535 (0 = ephemeral).
 Parsed<std::uint16_t> parse_port(std::string_view text);
+
+/// Inclusive range of relay ports.
+struct PortRange {
+    std::uint16_t min = 0;                           ///< first port
+    std::uint16_t max = 0;                           ///< last port, >= min
+    bool operator==(const PortRange&) const = default; ///< field-wise comparison
+};
+
+/// "49152-65535": two ports 1..65535, the first not above the second.
+Parsed<PortRange> parse_port_range(std::string_view text);
+
+/// "10.0.0.0/8", "::1/128" or a bare IP literal; the prefix length fits the family (host bits
+/// may be set). The value is the text itself, which turn::Cidr::parse also accepts.
+Parsed<std::string> parse_cidr(std::string_view text);
+
+/// A REALM: 1..127 characters, none of them '"', '\\' or a control character.
+Parsed<std::string> parse_realm(std::string_view text);
+
+/// A static user name: 1..508 bytes, no ':' (TURN REST usernames are "expiry:name").
+Parsed<std::string> parse_user_name(std::string_view text);
+
+/// A static user's key: 32 hex digits, returned in lower case. Errors never repeat the text.
+Parsed<std::string> parse_user_key(std::string_view text);
 
 } // namespace traverse::config

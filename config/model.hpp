@@ -75,6 +75,68 @@ struct Server {
     bool operator==(const Server&) const = default; ///< field-wise comparison
 };
 
+/// A long-term credential user (RFC 8489 section 9.2) configured in the file. Exactly one of
+/// `password` and `key` is set.
+struct StaticUser {
+    std::string name;     ///< USERNAME; non-empty, no ':' (TURN REST usernames use it)
+    std::string password; ///< plain password; empty when `key` is set
+    std::string key; ///< 32 lowercase hex digits, MD5(name ":" realm ":" password); or empty
+    bool operator==(const StaticUser&) const = default; ///< field-wise comparison
+};
+
+/// Long-term credentials for TURN; without any, the server is STUN-only (TURN requests refused).
+struct Auth {
+    std::string realm{defaults::realm}; ///< REALM; fewer than 128 characters, no '"' or '\\'
+    std::vector<StaticUser> users;      ///< static users
+    /// TURN REST API shared secrets, newest first; any of them verifies. The loader fills this
+    /// from `secret_file`; inline `secrets:` in YAML exist for tests.
+    std::vector<std::string> secrets;
+    /// File the secrets were read from (one per line), resolved against the config file's
+    /// directory; empty when not set. Informational once loaded: `secrets` holds its content.
+    std::string secret_file;
+    std::chrono::seconds nonce_lifetime{defaults::nonce_lifetime}; ///< 30s..1d
+    /// True when any credential is configured, i.e. the server relays (TURN).
+    bool enabled() const { return !users.empty() || !secrets.empty(); }
+    bool operator==(const Auth&) const = default; ///< field-wise comparison
+};
+
+/// One address relay sockets bind to.
+struct RelayAddress {
+    std::string address;  ///< IP literal to bind; never 0.0.0.0 or ::
+    std::string external; ///< IP reported in XOR-RELAYED-ADDRESS; empty = `address`
+    bool operator==(const RelayAddress&) const = default; ///< field-wise comparison
+};
+
+/// TURN relay sockets and allocation lifetimes.
+struct Relay {
+    /// At most one address per family (IPv4, IPv6); at least one.
+    std::vector<RelayAddress> addresses{RelayAddress{std::string{defaults::relay_address}, {}}};
+    std::uint16_t port_min = defaults::relay_port_min; ///< inclusive, 1..65535
+    std::uint16_t port_max = defaults::relay_port_max; ///< inclusive, >= port_min
+    std::chrono::seconds default_lifetime{defaults::allocation_lifetime}; ///< 60s..1h
+    std::chrono::seconds max_lifetime{defaults::max_allocation_lifetime}; ///< 60s..1d, >= default
+    std::chrono::seconds permission_lifetime{defaults::permission_lifetime}; ///< RFC 8656; no key
+    std::chrono::seconds channel_lifetime{defaults::channel_lifetime};       ///< RFC 8656; no key
+    bool operator==(const Relay&) const = default; ///< field-wise comparison
+};
+
+/// Peer address filter over the server's built-in denied ranges. Entries are CIDR prefixes
+/// ("10.0.0.0/8", "::1/128") or bare IP literals (a host prefix), as written in the file.
+struct Peers {
+    std::vector<std::string> allow; ///< let through despite the built-in denied ranges
+    std::vector<std::string> deny;  ///< refuse; checked before `allow`
+    bool operator==(const Peers&) const = default; ///< field-wise comparison
+};
+
+/// Allocation and challenge limits.
+struct Quotas {
+    std::uint32_t max_allocations_per_user = defaults::max_allocations_per_user; ///< 0 = no limit
+    std::uint32_t max_allocations_per_ip = defaults::max_allocations_per_ip;     ///< 0 = no limit
+    std::uint32_t max_allocations = defaults::max_allocations;                   ///< 0 = no limit
+    std::uint32_t challenges_per_second = defaults::challenges_per_second;       ///< 1..100000
+    bool operator==(const Quotas&) const = default; ///< field-wise comparison
+};
+
 /// The whole configuration of the `traverse` binary.
 struct ServerConfig {
     Server server;                   ///< process-wide settings
@@ -83,6 +145,10 @@ struct ServerConfig {
     Rfc5780 rfc5780;                 ///< NAT behaviour discovery; off by default
     Limits limits;                   ///< stream connection limits
     Logging logging;                 ///< log level and format
+    Auth auth;                       ///< TURN credentials; none = STUN-only
+    Relay relay;                     ///< relay addresses, ports and lifetimes
+    Peers peers;                     ///< peer address filter
+    Quotas quotas;                   ///< allocation and challenge limits
     bool operator==(const ServerConfig&) const = default; ///< field-wise comparison
 };
 

@@ -208,6 +208,84 @@ def listener(transport: str, address: str, port: int = 0) -> dict:
     return {"transport": transport, "address": address, "port": port}
 
 
+# TURN relay ports: a random window per server below the Linux ephemeral range (32768..), so
+# that parallel test processes rarely pick overlapping windows and ephemeral client sockets do
+# not land inside it.
+RELAY_PORT_LOW = 10000
+RELAY_PORT_HIGH = 32000
+
+
+def relay_port_window(size: int = 1000) -> tuple[int, int]:
+    """A random [first, last] relay port window of ``size`` ports."""
+    import random
+    first = random.randint(RELAY_PORT_LOW, RELAY_PORT_HIGH - size)
+    return first, first + size - 1
+
+
+TEST_REALM = "example.test"
+TEST_USERS = {"alice": "wonderland", "bob": "builder"}
+TEST_REST_SECRETS = ["rest-secret-new", "rest-secret-old"]
+
+
+def md5_key(user: str, realm: str, password: str) -> bytes:
+    return hashlib.md5(f"{user}:{realm}:{password}".encode("utf-8")).digest()
+
+
+def turn_config(
+    *,
+    listen=None,
+    tls_files: tuple[str, str] | None = None,
+    workers: int = 2,
+    software: str = "Traverse-test",
+    realm: str | None = TEST_REALM,
+    users: list | None = None,
+    secrets: list | None = None,
+    nonce_lifetime: str | None = None,
+    relay_addresses=("127.0.0.1",),
+    port_range: tuple[int, int] | None = None,
+    allocation_lifetime: str | None = None,
+    max_allocation_lifetime: str | None = None,
+    peers_allow=("127.0.0.1/32",),
+    peers_deny=(),
+    quotas: dict | None = None,
+    limits: dict | None = None,
+    log_level: str = "info",
+) -> dict:
+    """base_config() plus auth / relay / peers / quotas sections (``realm=None``: no auth).
+
+    Default users: alice (plain password) and bob (stored as the hex MD5 key of
+    bob:example.test:builder); default secrets: TEST_REST_SECRETS; default relay window: a
+    random 1000-port window (relay_port_window()).
+    """
+    if limits is None:  # TURN clients over TCP/TLS may stay silent for a while
+        limits = {"max_connections": 4096, "max_connections_per_ip": 64,
+                  "idle_timeout": "30s", "tls_handshake_timeout": "2s"}
+    cfg = base_config(software=software, workers=workers, listen=listen, tls_files=tls_files,
+                      limits=limits, log_level=log_level)
+    if realm is not None:
+        if users is None:
+            users = [{"name": "alice", "password": TEST_USERS["alice"]},
+                     {"name": "bob", "key": md5_key("bob", realm, TEST_USERS["bob"]).hex()}]
+        auth: dict = {"realm": realm, "users": users}
+        auth["secrets"] = list(TEST_REST_SECRETS if secrets is None else secrets)
+        if nonce_lifetime is not None:
+            auth["nonce_lifetime"] = nonce_lifetime
+        cfg["auth"] = auth
+    first, last = port_range if port_range is not None else relay_port_window()
+    relay: dict = {"addresses": list(relay_addresses), "port_range": Raw(f"{first}-{last}")}
+    if allocation_lifetime is not None:
+        relay["allocation_lifetime"] = allocation_lifetime
+    if max_allocation_lifetime is not None:
+        relay["max_allocation_lifetime"] = max_allocation_lifetime
+    cfg["relay"] = relay
+    cfg["peers"] = {"allow": list(peers_allow), "deny": list(peers_deny)}
+    q = {"max_allocations_per_user": 100, "max_allocations_per_ip": 100,
+         "max_allocations": 16000, "challenges_per_second": 1000}
+    q.update(quotas or {})
+    cfg["quotas"] = q
+    return cfg
+
+
 # --------------------------------------------------------------------------------------------
 # Server process
 
@@ -456,10 +534,15 @@ ERROR_CODE = 0x0009
 UNKNOWN_ATTRIBUTES = 0x000A
 REALM = 0x0014
 NONCE = 0x0015
+MESSAGE_INTEGRITY_SHA256 = 0x001C
+PASSWORD_ALGORITHM = 0x001D
+USERHASH = 0x001E
 XOR_MAPPED_ADDRESS = 0x0020
 PRIORITY = 0x0024
 PADDING = 0x0026
 RESPONSE_PORT = 0x0027
+PASSWORD_ALGORITHMS = 0x8002
+ALTERNATE_DOMAIN = 0x8003
 SOFTWARE = 0x8022
 ALTERNATE_SERVER = 0x8023
 FINGERPRINT = 0x8028
@@ -507,11 +590,14 @@ def _with_length(data: bytes, length: int) -> bytes:
 
 
 def build_message(msg_type: int, tid: bytes | None = None, attrs=(), *, fingerprint: bool = False,
-                  integrity_key: bytes | None = None) -> bytes:
+                  integrity_key: bytes | None = None,
+                  integrity_sha256_key: bytes | None = None) -> bytes:
     """Encode a STUN message.
 
     ``tid``: 12 bytes (RFC 8489, magic cookie added) or 16 bytes (RFC 3489: bytes 4..19 verbatim).
     ``attrs``: (type, value) pairs, or pre-encoded ``bytes`` chunks inserted as they are.
+    ``integrity_key`` appends MESSAGE-INTEGRITY (HMAC-SHA1), ``integrity_sha256_key``
+    MESSAGE-INTEGRITY-SHA256 (after MESSAGE-INTEGRITY when both are given), then FINGERPRINT.
     """
     if tid is None:
         tid = new_tid()
@@ -529,6 +615,10 @@ def build_message(msg_type: int, tid: bytes | None = None, attrs=(), *, fingerpr
         msg = _with_length(msg, len(msg) - HEADER_LEN + 24)
         mac = hmac.new(integrity_key, msg, hashlib.sha1).digest()
         msg += encode_attr(MESSAGE_INTEGRITY, mac)
+    if integrity_sha256_key is not None:
+        msg = _with_length(msg, len(msg) - HEADER_LEN + 36)
+        mac = hmac.new(integrity_sha256_key, msg, hashlib.sha256).digest()
+        msg += encode_attr(MESSAGE_INTEGRITY_SHA256, mac)
     if fingerprint:
         msg = _with_length(msg, len(msg) - HEADER_LEN + 8)
         msg += encode_attr(FINGERPRINT, struct.pack("!I", fingerprint_value(msg)))
@@ -633,6 +723,13 @@ class Message:
             return False
         data = _with_length(self.raw[:a.offset], a.offset - HEADER_LEN + 24)
         return hmac.compare_digest(hmac.new(key, data, hashlib.sha1).digest(), a.value)
+
+    def integrity_sha256_ok(self, key: bytes) -> bool:
+        a = self.get_attr(MESSAGE_INTEGRITY_SHA256)
+        if a is None or len(a.value) != 32:
+            return False
+        data = _with_length(self.raw[:a.offset], a.offset - HEADER_LEN + 36)
+        return hmac.compare_digest(hmac.new(key, data, hashlib.sha256).digest(), a.value)
 
     def __repr__(self) -> str:
         return f"Message(type=0x{self.type:04x}, tid={self.tid.hex()}, attrs={self.attrs})"

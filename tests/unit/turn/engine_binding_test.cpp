@@ -72,7 +72,14 @@ struct Fixture {
     turn::Outbox out;
     turn::Engine engine;
     explicit Fixture(bool rfc5780 = false, std::string software = "Traverse-test")
-        : engine(turn::EngineOptions{std::move(software), rfc5780}, udp_table(rfc5780), counters) {}
+        : engine(options(rfc5780, std::move(software)), udp_table(rfc5780), counters) {}
+
+    static turn::EngineOptions options(bool rfc5780, std::string software) {
+        turn::EngineOptions o;
+        o.software = std::move(software);
+        o.rfc5780 = rfc5780;
+        return o;
+    }
 
     void udp(std::uint32_t listener, const std::vector<std::byte>& msg,
              const char* client = "192.0.2.7:40000") {
