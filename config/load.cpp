@@ -84,6 +84,11 @@ Parsed<std::string> parse_address(std::string_view text) {
                                 quote_value(text));
 }
 
+/// 0 (unlimited) .. 1000000 allocations.
+Parsed<std::uint32_t> parse_allocation_quota(std::string_view text) {
+    return parse_bounded<std::uint32_t>(text, 0, bounds::max_allocations);
+}
+
 Parsed<std::chrono::seconds> parse_duration_in(std::string_view text, std::chrono::seconds min,
                                                std::chrono::seconds max) {
     auto parsed = parse_duration(text);
@@ -129,6 +134,11 @@ std::string describe(const YAML::Node& node) {
     return "null";
 }
 
+/// Like describe(), but a scalar is only "a string": for nodes that may hold a secret.
+std::string describe_secret(const YAML::Node& node) {
+    return node.IsScalar() ? "a string" : describe(node);
+}
+
 /// Top-level section of a path: "listen[2].port" -> "listen".
 std::string_view section_of(std::string_view path) {
     return path.substr(0, path.find_first_of(".["));
@@ -147,7 +157,15 @@ struct Target {
     ServerConfig& config;
     Listener* listener = nullptr; ///< the entry being read, for listen[] fields
     bool port_set = false;        ///< listen[].port was given (tls defaults to 5349 otherwise)
+    StaticUser* user = nullptr;   ///< the entry being read, for auth.users[] fields
+    RelayAddress* relay_address = nullptr; ///< the entry being read, for relay.addresses[] fields
 };
+
+/// Whether a node's text may be repeated in a diagnostic.
+enum class Shown { value, redacted };
+
+/// How a list key treats an empty value (`users:` with every item commented out).
+enum class NullList { is_empty, is_error };
 
 class Loader;
 using FieldReader = void (*)(Loader&, const Entry&, Target&);
@@ -172,11 +190,23 @@ public:
     }
 
     /// The entry's scalar text, or an "expected <what>, got ..." error.
-    std::optional<std::string> scalar(const Entry& entry, std::string_view what) {
+    std::optional<std::string> scalar(const Entry& entry, std::string_view what,
+                                      Shown shown = Shown::value) {
         if (entry.value.IsScalar()) return entry.value.Scalar();
-        error(entry, "expected " + std::string{what} + ", got " + describe(entry.value));
+        error(entry,
+              "expected " + std::string{what} + ", got " +
+                  (shown == Shown::value ? describe(entry.value) : describe_secret(entry.value)));
         return std::nullopt;
     }
+
+    /// Calls `visit(item)` for each item of a list entry; items are "path[i]" entries.
+    template <typename Visit>
+    void for_each_item(const Entry& list, std::string_view what, NullList null, Shown shown,
+                       Visit visit);
+
+    /// Reads a list item that must be a map whose keys are the table's `<prefix>.<key>` fields.
+    void read_item_map(const Entry& item, std::string_view prefix, Target& target,
+                       Shown shown = Shown::value);
 
     /// Reads a scalar with `parse` into `out`; leaves `out` alone on error.
     template <typename T, typename Parser>
@@ -204,15 +234,29 @@ private:
     void read_root(const YAML::Node& root, ServerConfig& config);
     void read_section(const Entry& section, Target& target);
     void read_listen(const Entry& listen, ServerConfig& config);
+    void read_secret_file(Auth& auth);
 
     std::string base_dir_;
     std::vector<Diagnostic> errors_;
     SourceMap source_;
 };
 
+/// Reads a list of CIDR prefixes (peers.allow, peers.deny) into `out`.
+void read_cidrs(Loader& loader, const Entry& entry, std::vector<std::string>& out) {
+    out.clear();
+    loader.for_each_item(entry, "a list of CIDR prefixes", NullList::is_empty, Shown::value,
+                         [&](const Entry& item) {
+                             // Kept even when invalid so that indices match the document.
+                             std::string& cidr = out.emplace_back();
+                             loader.read(item, "a CIDR prefix like 10.0.0.0/8", parse_cidr, cidr);
+                         });
+}
+
 /// Every accepted key, in schema order. The loader reads through this table, known_keys()
-/// publishes it, and a unit test checks that schema.md documents each entry.
-constexpr std::array<Field, 15> fields{{
+/// publishes it, and a unit test checks that schema.md documents each entry. A list of maps
+/// has an entry for the list ("auth.users") that reads its items through the entries of the
+/// item keys ("auth.users[].name").
+constexpr std::array<Field, 36> fields{{
     {"server.software",
      [](Loader& loader, const Entry& entry, Target& target) {
          // An unquoted `false` turns SOFTWARE off; a quoted "false" is just a string.
@@ -308,27 +352,186 @@ constexpr std::array<Field, 15> fields{{
      [](Loader& loader, const Entry& entry, Target& target) {
          loader.read(entry, "text or json", parse_log_format, target.config.logging.format);
      }},
+    {"auth.realm",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "a realm string", parse_realm, target.config.auth.realm);
+     }},
+    {"auth.users",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         auto& users = target.config.auth.users;
+         users.clear();
+         loader.for_each_item(entry, "a list of users", NullList::is_empty, Shown::redacted,
+                              [&](const Entry& item) {
+                                  Target user{target.config};
+                                  user.user = &users.emplace_back();
+                                  loader.read_item_map(item, "auth.users[]", user, Shown::redacted);
+                              });
+     }},
+    {"auth.users[].name",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "a user name", parse_user_name, target.user->name);
+     }},
+    {"auth.users[].password",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto text = loader.scalar(entry, "a password string", Shown::redacted);
+         if (!text) return;
+         if (text->empty()) return loader.error(entry, "must not be empty");
+         target.user->password = *text;
+     }},
+    {"auth.users[].key",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto text = loader.scalar(entry, "32 hex digits", Shown::redacted);
+         if (!text) return;
+         auto key = parse_user_key(*text);
+         if (!key) return loader.error(entry, std::move(key.error));
+         target.user->key = std::move(*key.value);
+     }},
+    {"auth.secret_file",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         // Read by Loader::read_secret_file() once the whole document is known.
+         const auto resolve = [&](std::string_view text) { return success(loader.resolve(text)); };
+         loader.read(entry, "a file path", resolve, target.config.auth.secret_file);
+     }},
+    {"auth.secrets",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         auto& secrets = target.config.auth.secrets;
+         secrets.clear();
+         loader.for_each_item(entry, "a list of secrets", NullList::is_empty, Shown::redacted,
+                              [&](const Entry& item) {
+                                  std::string& secret = secrets.emplace_back();
+                                  const auto text =
+                                      loader.scalar(item, "a secret string", Shown::redacted);
+                                  if (!text) return;
+                                  if (text->empty()) return loader.error(item, "must not be empty");
+                                  secret = *text;
+                              });
+     }},
+    {"auth.nonce_lifetime",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_duration_in(text, bounds::min_nonce_lifetime, bounds::max_nonce_lifetime);
+         };
+         loader.read(entry, "a duration like 10m", parse, target.config.auth.nonce_lifetime);
+     }},
+    {"relay.addresses",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         auto& addresses = target.config.relay.addresses;
+         addresses.clear(); // the list replaces the default
+         loader.for_each_item(entry, "a list of relay addresses", NullList::is_empty, Shown::value,
+                              [&](const Entry& item) {
+                                  RelayAddress& address = addresses.emplace_back();
+                                  if (item.value.IsMap()) {
+                                      Target map{target.config};
+                                      map.relay_address = &address;
+                                      return loader.read_item_map(item, "relay.addresses[]", map);
+                                  }
+                                  // A plain string is shorthand for {address: <string>}.
+                                  loader.read(item,
+                                              "an IP address or a map with address and external",
+                                              parse_address, address.address);
+                              });
+     }},
+    {"relay.addresses[].address",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "an IPv4 or IPv6 address", parse_address,
+                     target.relay_address->address);
+     }},
+    {"relay.addresses[].external",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return text.empty() ? success(std::string{}) : parse_address(text);
+         };
+         loader.read(entry, "an IPv4 or IPv6 address", parse, target.relay_address->external);
+     }},
+    {"relay.port_range",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         std::optional<PortRange> range;
+         loader.read(entry, "a port range like 49152-65535", parse_port_range, range);
+         if (!range) return;
+         target.config.relay.port_min = range->min;
+         target.config.relay.port_max = range->max;
+     }},
+    {"relay.allocation_lifetime",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_duration_in(text, bounds::min_allocation_lifetime,
+                                      bounds::max_default_allocation_lifetime);
+         };
+         loader.read(entry, "a duration like 10m", parse, target.config.relay.default_lifetime);
+     }},
+    {"relay.max_allocation_lifetime",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_duration_in(text, bounds::min_allocation_lifetime,
+                                      bounds::max_allocation_lifetime);
+         };
+         loader.read(entry, "a duration like 1h", parse, target.config.relay.max_lifetime);
+     }},
+    {"relay.rfc5766_channel_numbers",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) -> Parsed<bool> {
+             if (is_true(text)) return {true, {}};
+             if (is_false(text)) return {false, {}};
+             return {std::nullopt, "expected true or false, got " + quote_value(text)};
+         };
+         loader.read(entry, "true or false", parse, target.config.relay.rfc5766_channel_numbers);
+     }},
+    {"peers.allow", [](Loader& loader, const Entry& entry,
+                       Target& target) { read_cidrs(loader, entry, target.config.peers.allow); }},
+    {"peers.deny", [](Loader& loader, const Entry& entry,
+                      Target& target) { read_cidrs(loader, entry, target.config.peers.deny); }},
+    {"quotas.max_allocations_per_user",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "an integer", parse_allocation_quota,
+                     target.config.quotas.max_allocations_per_user);
+     }},
+    {"quotas.max_allocations_per_ip",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "an integer", parse_allocation_quota,
+                     target.config.quotas.max_allocations_per_ip);
+     }},
+    {"quotas.max_allocations",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "an integer", parse_allocation_quota,
+                     target.config.quotas.max_allocations);
+     }},
+    {"quotas.challenges_per_second",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_bounded<std::uint32_t>(text, bounds::min_challenges_per_second,
+                                                 bounds::max_challenges_per_second);
+         };
+         loader.read(entry, "an integer", parse, target.config.quotas.challenges_per_second);
+     }},
 }};
 
-const Field* find_field(std::string_view path) {
-    const auto found = std::find_if(fields.begin(), fields.end(),
-                                    [&](const Field& field) { return field.path == path; });
+/// The table entry for `key` directly under `prefix` ("limits", "listen[]", "auth.users[]").
+const Field* find_field(std::string_view prefix, std::string_view key) {
+    // A key such as "users[].name" must not reach an item reader without its item.
+    if (key.find_first_of(".[]") != std::string_view::npos) return nullptr;
+    const auto found = std::find_if(fields.begin(), fields.end(), [&](const Field& field) {
+        return field.path.size() == prefix.size() + 1 + key.size() &&
+               field.path.starts_with(prefix) && field.path[prefix.size()] == '.' &&
+               field.path.ends_with(key);
+    });
     return found == fields.end() ? nullptr : &*found;
 }
 
-/// Names directly under `prefix` ("" for top-level sections, "limits", "listen[]"), in table order.
+/// Names directly under `prefix` ("" for top-level sections, "limits", "listen[]",
+/// "auth.users[]"), in table order: "auth" gives realm, users, ...
 std::vector<std::string_view> names_under(std::string_view prefix) {
     std::vector<std::string_view> names;
     for (const Field& field : fields) {
-        std::string_view name;
+        std::string_view rest;
         if (prefix.empty()) {
-            name = section_of(field.path);
+            rest = field.path;
         } else if (field.path.size() > prefix.size() + 1 && field.path.starts_with(prefix) &&
                    field.path[prefix.size()] == '.') {
-            name = field.path.substr(prefix.size() + 1);
+            rest = field.path.substr(prefix.size() + 1);
         } else {
             continue;
         }
+        const std::string_view name = section_of(rest);
         if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
     return names;
@@ -406,41 +609,116 @@ void Loader::read_section(const Entry& section, Target& target) {
     if (!section.value.IsMap())
         return error(section, "expected a map, got " + describe(section.value));
     for_each_entry(section.value, section.path, [&](const std::string& key, const Entry& entry) {
-        if (const Field* field = find_field(entry.path)) return field->read(*this, entry, target);
+        if (const Field* field = find_field(section.path, key)) {
+            return field->read(*this, entry, target);
+        }
         unknown_key(entry, key, section.path);
+    });
+}
+
+template <typename Visit>
+void Loader::for_each_item(const Entry& list, std::string_view what, NullList null, Shown shown,
+                           Visit visit) {
+    if (list.value.IsNull() && null == NullList::is_empty) return;
+    if (!list.value.IsSequence()) {
+        return error(
+            list, "expected " + std::string{what} + ", got " +
+                      (shown == Shown::value ? describe(list.value) : describe_secret(list.value)));
+    }
+    for (std::size_t i = 0; i < list.value.size(); ++i) {
+        const YAML::Node item = list.value[i];
+        Entry entry{list.path + "[" + std::to_string(i) + "]", 0, 0, item};
+        entry.key_line = entry.line = item.IsNull() ? list.line : line_of(item.Mark());
+        source_.lines[entry.path] = entry.line;
+        visit(entry);
+    }
+}
+
+void Loader::read_item_map(const Entry& item, std::string_view prefix, Target& target,
+                           Shown shown) {
+    if (!item.value.IsMap()) {
+        return error(
+            item, "expected a map with " + join_alternatives(names_under(prefix), "and") +
+                      ", got " +
+                      (shown == Shown::value ? describe(item.value) : describe_secret(item.value)));
+    }
+    for_each_entry(item.value, item.path, [&](const std::string& key, const Entry& entry) {
+        if (const Field* field = find_field(prefix, key)) return field->read(*this, entry, target);
+        unknown_key(entry, key, prefix);
     });
 }
 
 void Loader::read_listen(const Entry& listen, ServerConfig& config) {
     config.listeners.clear(); // a listen section replaces the defaults
-    if (!listen.value.IsSequence()) {
-        return error(listen, "expected a list of listeners, got " + describe(listen.value));
+    for_each_item(listen, "a list of listeners", NullList::is_error, Shown::value,
+                  [&](const Entry& item) {
+                      Listener listener;
+                      Target target{config, &listener};
+                      read_item_map(item, "listen[]", target);
+                      if (!target.port_set && listener.transport == Transport::tls) {
+                          listener.port = defaults::stuns_port;
+                      }
+                      // Kept even when invalid so listen[i] in later messages matches the
+                      // document.
+                      config.listeners.push_back(std::move(listener));
+                  });
+}
+
+/// A file's whole content, or the errno of the failure.
+struct FileText {
+    std::string text;
+    int error = 0; ///< errno; 0 on success
+};
+
+FileText read_whole_file(const std::string& path) {
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{std::fopen(path.c_str(), "rb"),
+                                                               &std::fclose};
+    if (!file) return {{}, errno};
+    FileText result;
+    std::array<char, 4096> buffer{};
+    std::size_t count = 0;
+    while ((count = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
+        result.text.append(buffer.data(), count);
     }
-    const std::vector<std::string_view> keys = names_under("listen[]");
-    for (std::size_t i = 0; i < listen.value.size(); ++i) {
-        const YAML::Node item = listen.value[i];
-        Entry entry{"listen[" + std::to_string(i) + "]", 0, 0, item};
-        entry.key_line = entry.line = item.IsNull() ? listen.line : line_of(item.Mark());
-        source_.lines[entry.path] = entry.line;
-        Listener listener;
-        Target target{config, &listener};
-        if (!item.IsMap()) {
-            error(entry, "expected a map with " + join_alternatives(keys, "and") + ", got " +
-                             describe(item));
-        } else {
-            for_each_entry(item, entry.path, [&](const std::string& key, const Entry& field_entry) {
-                if (const Field* field = find_field("listen[]." + key)) {
-                    return field->read(*this, field_entry, target);
-                }
-                unknown_key(field_entry, key, "listen[]");
-            });
-        }
-        if (!target.port_set && listener.transport == Transport::tls) {
-            listener.port = defaults::stuns_port;
-        }
-        // Kept even when invalid so listen[i] in later messages matches the document.
-        config.listeners.push_back(std::move(listener));
+    if (std::ferror(file.get())) return {{}, errno}; // e.g. EISDIR for a directory
+    return result;
+}
+
+/// Secrets of a secret file: one per line, surrounding whitespace dropped, blank lines and
+/// lines starting with '#' skipped.
+std::vector<std::string> parse_secret_lines(std::string_view text) {
+    std::vector<std::string> secrets;
+    while (!text.empty()) {
+        const std::size_t end = text.find('\n');
+        std::string_view line = text.substr(0, end);
+        text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+        constexpr std::string_view space = " \t\r\f\v";
+        const std::size_t first = line.find_first_not_of(space);
+        if (first == std::string_view::npos) continue;
+        line = line.substr(first, line.find_last_not_of(space) - first + 1);
+        if (line.front() == '#') continue;
+        secrets.emplace_back(line);
     }
+    return secrets;
+}
+
+void Loader::read_secret_file(Auth& auth) {
+    if (auth.secret_file.empty()) return;
+    const Entry entry{"auth.secret_file",
+                      source_.line_of("auth.secret_file"),
+                      source_.line_of("auth.secret_file"),
+                      {}};
+    if (source_.lines.contains("auth.secrets")) {
+        return error(entry, "cannot be combined with auth.secrets; use one of them");
+    }
+    const FileText file = read_whole_file(auth.secret_file);
+    if (file.error != 0) {
+        return error(entry, "cannot read '" + auth.secret_file +
+                                "': " + std::generic_category().message(file.error));
+    }
+    // The content is never quoted in a diagnostic: it is the secret.
+    auth.secrets = parse_secret_lines(file.text);
+    if (auth.secrets.empty()) error(entry, "'" + auth.secret_file + "' holds no secret");
 }
 
 /// Records where each document's first node starts, without building nodes.
@@ -508,6 +786,7 @@ LoadResult Loader::run(std::string_view yaml) {
             add(std::move(*problem));
         } else {
             read_root(YAML::Load(text), config);
+            read_secret_file(config.auth);
             parsed = true;
         }
     } catch (const YAML::ParserException& e) {
@@ -539,18 +818,10 @@ LoadResult load_file(const std::string& path) {
             {"", 0, "cannot read '" + path + "': " + std::generic_category().message(error)});
         return result;
     };
-    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{std::fopen(path.c_str(), "rb"),
-                                                               &std::fclose};
-    if (!file) return unreadable(errno);
-    std::string text;
-    std::array<char, 4096> buffer{};
-    std::size_t count = 0;
-    while ((count = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
-        text.append(buffer.data(), count);
-    }
-    if (std::ferror(file.get())) return unreadable(errno); // e.g. EISDIR for a directory
+    const FileText file = read_whole_file(path);
+    if (file.error != 0) return unreadable(file.error);
     std::string base_dir = std::filesystem::path{path}.parent_path().string();
-    return load_string(text, base_dir.empty() ? "." : base_dir);
+    return load_string(file.text, base_dir.empty() ? "." : base_dir);
 }
 
 std::vector<std::string_view> known_keys() {
@@ -580,6 +851,106 @@ Parsed<std::string> parse_log_level(std::string_view text) {
 
 Parsed<std::uint16_t> parse_port(std::string_view text) {
     return parse_bounded<std::uint16_t>(text, 0, std::numeric_limits<std::uint16_t>::max());
+}
+
+Parsed<PortRange> parse_port_range(std::string_view text) {
+    const std::string expected = "expected a port range like 49152-65535, got " + quote_value(text);
+    const std::size_t dash = text.find('-');
+    if (dash == std::string_view::npos) return failure<PortRange>(expected);
+    const std::string_view first = text.substr(0, dash);
+    const std::string_view last = text.substr(dash + 1);
+    const auto min = parse_integer(first);
+    const auto max = parse_integer(last);
+    // parse_integer takes a sign, so "-5-1" or "5--1" fail here as they should.
+    if (!is_digits(first) || !is_digits(last) || !min || !max) {
+        return failure<PortRange>(expected);
+    }
+    constexpr std::int64_t lowest = bounds::min_relay_port;
+    constexpr std::int64_t highest = std::numeric_limits<std::uint16_t>::max();
+    if (*min < lowest || *min > highest || *max < lowest || *max > highest) {
+        return failure<PortRange>("ports must be " + std::to_string(lowest) + ".." +
+                                  std::to_string(highest) + ", got " + quote_value(text));
+    }
+    if (*min > *max) {
+        return failure<PortRange>("the first port must not be above the last, got " +
+                                  quote_value(text));
+    }
+    return success(PortRange{static_cast<std::uint16_t>(*min), static_cast<std::uint16_t>(*max)});
+}
+
+Parsed<std::string> parse_cidr(std::string_view text) {
+    const std::string expected =
+        "expected an IP address or a CIDR prefix like 10.0.0.0/8, got " + quote_value(text);
+    const std::size_t slash = text.find('/');
+    const auto ip = parse_ip_literal(text.substr(0, slash));
+    if (!ip) return failure<std::string>(expected);
+    if (slash != std::string_view::npos) {
+        const std::string_view length = text.substr(slash + 1);
+        const int max_length = ip->v6 ? 128 : 32;
+        if (!is_digits(length)) return failure<std::string>(expected);
+        const auto value = parse_integer(length);
+        if (!value || *value > max_length) {
+            return failure<std::string>("prefix length must be 0.." + std::to_string(max_length) +
+                                        " for an " + std::string{family_name(*ip)} +
+                                        " address, got " + quote_value(text));
+        }
+    }
+    return success(std::string{text});
+}
+
+Parsed<std::string> parse_realm(std::string_view text) {
+    if (text.empty()) return failure<std::string>("must not be empty");
+    if (utf8_length(text) > bounds::max_realm_characters) {
+        return failure<std::string>("must be at most " +
+                                    std::to_string(bounds::max_realm_characters) +
+                                    " characters, got " + std::to_string(utf8_length(text)));
+    }
+    // REALM is sent as a quoted-string (RFC 3261 grammar, RFC 8489 section 14.9).
+    const auto bad = std::find_if(text.begin(), text.end(), [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return c == '"' || c == '\\' || byte < 0x20 || byte == 0x7F;
+    });
+    if (bad != text.end()) {
+        return failure<std::string>("must not contain '\"', '\\' or control characters");
+    }
+    return success(std::string{text});
+}
+
+Parsed<std::string> parse_user_name(std::string_view text) {
+    if (text.empty()) return failure<std::string>("must not be empty");
+    if (text.size() > bounds::max_username_bytes) {
+        return failure<std::string>("must be at most " +
+                                    std::to_string(bounds::max_username_bytes) + " bytes, got " +
+                                    std::to_string(text.size()));
+    }
+    if (text.find(':') != std::string_view::npos) {
+        // Not quoted: "name:password" typed here would otherwise end up in a log.
+        return failure<std::string>("must not contain ':' (TURN REST API usernames use it)");
+    }
+    return success(std::string{text});
+}
+
+Parsed<std::string> parse_user_key(std::string_view text) {
+    // The key is as good as the password for MD5 authentication: describe it, never quote it.
+    const std::string expected = "expected " + std::to_string(bounds::user_key_hex_digits) +
+                                 " hex digits (MD5 of name:realm:password)";
+    if (text.size() != bounds::user_key_hex_digits) {
+        return failure<std::string>(expected + ", got " + std::to_string(text.size()) +
+                                    (text.size() == 1 ? " character" : " characters"));
+    }
+    std::string key;
+    for (const char c : text) {
+        if (c >= '0' && c <= '9') {
+            key += c;
+        } else if (c >= 'a' && c <= 'f') {
+            key += c;
+        } else if (c >= 'A' && c <= 'F') {
+            key += static_cast<char>(c - 'A' + 'a');
+        } else {
+            return failure<std::string>(expected + ", got a character that is not a hex digit");
+        }
+    }
+    return success(std::move(key));
 }
 
 Parsed<unsigned> parse_workers(std::string_view text) {

@@ -66,8 +66,8 @@ Parsed<std::uint16_t> parse_port(std::string_view text);
 
 /// Inclusive range of relay ports.
 struct PortRange {
-    std::uint16_t min = 0;                           ///< first port
-    std::uint16_t max = 0;                           ///< last port, >= min
+    std::uint16_t min = 0;                             ///< first port
+    std::uint16_t max = 0;                             ///< last port, >= min
     bool operator==(const PortRange&) const = default; ///< field-wise comparison
 };
 
@@ -78,7 +78,7 @@ Parsed<PortRange> parse_port_range(std::string_view text);
 /// may be set). The value is the text itself, which turn::Cidr::parse also accepts.
 Parsed<std::string> parse_cidr(std::string_view text);
 
-/// A REALM: 1..127 characters, none of them '"', '\\' or a control character.
+/// A REALM: 1..127 characters, no double quote, backslash or control character.
 Parsed<std::string> parse_realm(std::string_view text);
 
 /// A static user name: 1..508 bytes, no ':' (TURN REST usernames are "expiry:name").

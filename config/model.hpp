@@ -80,14 +80,15 @@ struct Server {
 struct StaticUser {
     std::string name;     ///< USERNAME; non-empty, no ':' (TURN REST usernames use it)
     std::string password; ///< plain password; empty when `key` is set
-    std::string key; ///< 32 lowercase hex digits, MD5(name ":" realm ":" password); or empty
+    std::string key;      ///< 32 lowercase hex digits, MD5(name ":" realm ":" password); or empty
     bool operator==(const StaticUser&) const = default; ///< field-wise comparison
 };
 
 /// Long-term credentials for TURN; without any, the server is STUN-only (TURN requests refused).
 struct Auth {
-    std::string realm{defaults::realm}; ///< REALM; fewer than 128 characters, no '"' or '\\'
-    std::vector<StaticUser> users;      ///< static users
+    std::string realm{
+        defaults::realm}; ///< REALM; fewer than 128 characters, no double quote or backslash
+    std::vector<StaticUser> users; ///< static users
     /// TURN REST API shared secrets, newest first; any of them verifies. The loader fills this
     /// from `secret_file`; inline `secrets:` in YAML exist for tests.
     std::vector<std::string> secrets;
@@ -117,6 +118,8 @@ struct Relay {
     std::chrono::seconds max_lifetime{defaults::max_allocation_lifetime}; ///< 60s..1d, >= default
     std::chrono::seconds permission_lifetime{defaults::permission_lifetime}; ///< RFC 8656; no key
     std::chrono::seconds channel_lifetime{defaults::channel_lifetime};       ///< RFC 8656; no key
+    /// Accept RFC 5766's channel numbers 0x4000..0x7FFE, not only RFC 8656's 0x4000..0x4FFF.
+    bool rfc5766_channel_numbers = false;
     bool operator==(const Relay&) const = default; ///< field-wise comparison
 };
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Cross-field rules: listeners, TLS files, RFC 5780 addresses.
+// Cross-field rules: listeners, TLS files, RFC 5780 addresses, auth users, relay addresses.
 #include "config/validate.hpp"
 
 #include "config/address.hpp"
+#include "config/load.hpp"
 #include "config/text.hpp"
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -58,6 +60,9 @@ public:
         if (usable("tls")) check_tls_pair();
         if (usable("listen") && usable("tls")) check_tls_listeners();
         if (usable("listen") && usable("rfc5780")) check_rfc5780();
+        if (usable("auth")) check_auth();
+        if (usable("relay")) check_relay();
+        if (usable("peers")) check_peers();
         return std::move(errors_);
     }
 
@@ -177,6 +182,115 @@ private:
             add("rfc5780.alternate_address",
                 std::string{family_name(*alternate)} + " address " + rfc5780.alternate_address +
                     " has no udp listener of the same family to pair with");
+        }
+    }
+
+    // Values the loader has already checked are checked again here for configurations built
+    // in code; `usable()` keeps the loader's findings from being reported twice.
+    void check_auth() {
+        const Auth& auth = config_.auth;
+        if (const auto realm = parse_realm(auth.realm); !realm) add("auth.realm", realm.error);
+        for (std::size_t i = 0; i < auth.users.size(); ++i) {
+            const StaticUser& user = auth.users[i];
+            const std::string path = "auth.users[" + std::to_string(i) + "]";
+            if (const auto name = parse_user_name(user.name); !name) {
+                add(path + ".name", name.error);
+            } else {
+                for (std::size_t j = 0; j < i; ++j) {
+                    if (auth.users[j].name != user.name) continue;
+                    add(path + ".name", "duplicates auth.users[" + std::to_string(j) + "] (" +
+                                            quote_value(user.name) + ")");
+                    break;
+                }
+            }
+            // Messages here name keys, never their values: both are secrets.
+            if (user.password.empty() && user.key.empty()) {
+                add(path, "needs a password or a key");
+            } else if (!user.password.empty() && !user.key.empty()) {
+                add(path, "has both a password and a key; set one of them", path + ".key");
+            } else if (!user.key.empty()) {
+                if (const auto key = parse_user_key(user.key); !key) add(path + ".key", key.error);
+            }
+        }
+        for (std::size_t i = 0; i < auth.secrets.size(); ++i) {
+            if (auth.secrets[i].empty()) {
+                add("auth.secrets[" + std::to_string(i) + "]", "must not be empty");
+            }
+        }
+    }
+
+    void check_relay() {
+        const Relay& relay = config_.relay;
+        if (relay.addresses.empty()) {
+            add("relay.addresses", "must list at least one address");
+        }
+        // Index of the relay address of each family: [0] IPv4, [1] IPv6.
+        std::array<std::optional<std::size_t>, 2> by_family;
+        for (std::size_t i = 0; i < relay.addresses.size(); ++i) {
+            const RelayAddress& entry = relay.addresses[i];
+            const std::string path = "relay.addresses[" + std::to_string(i) + "]";
+            if (entry.address.empty()) {
+                add(path, "needs an address");
+                continue;
+            }
+            const auto address = parse_ip_literal(entry.address);
+            if (!address) {
+                add(path + ".address",
+                    "expected an IPv4 or IPv6 address, got " + quote_value(entry.address));
+                continue;
+            }
+            if (address->is_unspecified()) {
+                add(path + ".address",
+                    "must be a specific address, got " + quote_value(entry.address) +
+                        "; a relay socket bound to the wildcard cannot tell clients their "
+                        "relayed address (XOR-RELAYED-ADDRESS)");
+            }
+            auto& seen = by_family[address->v6 ? 1 : 0];
+            if (seen) {
+                add(path, "is a second " + std::string{family_name(*address)} +
+                              " relay address (relay.addresses[" + std::to_string(*seen) + "] is " +
+                              relay.addresses[*seen].address + "); at most one per family");
+            } else {
+                seen = i;
+            }
+            if (entry.external.empty()) continue;
+            const auto external = parse_ip_literal(entry.external);
+            if (!external) {
+                add(path + ".external",
+                    "expected an IPv4 or IPv6 address, got " + quote_value(entry.external));
+            } else if (external->v6 != address->v6) {
+                add(path + ".external",
+                    std::string{family_name(*external)} + " address " + entry.external +
+                        " must be of the same family as address " + entry.address + " (" +
+                        std::string{family_name(*address)} + ")");
+            } else if (external->is_unspecified()) {
+                add(path + ".external", "must be an address that clients can reach, got " +
+                                            quote_value(entry.external));
+            }
+        }
+        if (relay.port_min < bounds::min_relay_port || relay.port_min > relay.port_max) {
+            add("relay.port_range", "must be low-high with 1 <= low <= high, got " +
+                                        std::to_string(relay.port_min) + "-" +
+                                        std::to_string(relay.port_max));
+        }
+        if (relay.max_lifetime < relay.default_lifetime) {
+            const bool max_set = source_.lines.contains("relay.max_allocation_lifetime");
+            add("relay.max_allocation_lifetime",
+                "must be at least relay.allocation_lifetime (" +
+                    format_duration(relay.default_lifetime) + "), got " +
+                    format_duration(relay.max_lifetime),
+                max_set ? "relay.max_allocation_lifetime" : "relay.allocation_lifetime");
+        }
+    }
+
+    void check_peers() {
+        for (const auto& [key, list] : {std::pair{"peers.allow", &config_.peers.allow},
+                                        std::pair{"peers.deny", &config_.peers.deny}}) {
+            for (std::size_t i = 0; i < list->size(); ++i) {
+                if (const auto cidr = parse_cidr((*list)[i]); !cidr) {
+                    add(std::string{key} + "[" + std::to_string(i) + "]", cidr.error);
+                }
+            }
         }
     }
 

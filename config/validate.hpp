@@ -27,9 +27,13 @@ struct SourceMap {
 };
 
 /// Checks the rules that span fields: listeners present and not duplicated, TLS files set and
-/// readable for tls listeners, RFC 5780 addresses consistent with the UDP listeners. Returns
-/// every violation, in a stable order; empty means valid. Also usable after command-line
-/// overrides, with an empty SourceMap.
+/// readable for tls listeners, RFC 5780 addresses consistent with the UDP listeners, static
+/// users unique with one of password and key, relay addresses one per family and specific,
+/// the port range ordered, the longest allocation lifetime not below the default one. Values
+/// of auth, relay and peers are checked again for configurations built in code. Messages never
+/// repeat a password, key or secret. Returns every violation, in a stable order; empty means
+/// valid. Also usable after command-line overrides, with an empty SourceMap. Does not read
+/// auth.secret_file: the loader does.
 std::vector<Diagnostic> validate(const ServerConfig& config, const SourceMap& source = {});
 
 } // namespace traverse::config

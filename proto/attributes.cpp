@@ -108,10 +108,10 @@ Expected<std::uint16_t> decode_response_port(const Attribute& a) noexcept {
     return load_be16(a.value.data());
 }
 
-Expected<ChannelNumber> decode_channel_number(const Attribute& a) noexcept {
+Expected<ChannelNumber> decode_channel_number(const Attribute& a, std::uint16_t max) noexcept {
     if (a.value.size() != 4) return errc::bad_attribute_length;
     const ChannelNumber channel = load_be16(a.value.data());
-    if (!is_valid_channel(channel)) return errc::bad_channel_number;
+    if (!is_valid_channel(channel, max)) return errc::bad_channel_number;
     return channel;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "proto/address.hpp"
+#include "proto/channel_data.hpp"
 #include "proto/expected.hpp"
 #include "proto/message_view.hpp"
 
@@ -113,7 +114,8 @@ Expected<std::uint16_t> decode_response_port(const Attribute& a) noexcept;
 
 /// CHANNEL-NUMBER (RFC 8656 §18.1): 16-bit number + 16 bits RFFU; range checked
 /// (errc::bad_channel_number outside 0x4000..0x4FFF).
-Expected<ChannelNumber> decode_channel_number(const Attribute& a) noexcept;
+Expected<ChannelNumber> decode_channel_number(const Attribute& a,
+                                              std::uint16_t max = max_channel) noexcept;
 
 /// REQUESTED-TRANSPORT (RFC 8656 §18.8): protocol number + 24 bits RFFU.
 Expected<std::uint8_t> decode_requested_transport(const Attribute& a) noexcept;

@@ -6,11 +6,11 @@
 
 namespace traverse::proto {
 
-Expected<ChannelDataView> parse_channel_data(std::span<const std::byte> wire,
-                                             bool stream) noexcept {
+Expected<ChannelDataView> parse_channel_data(std::span<const std::byte> wire, bool stream,
+                                             std::uint16_t max) noexcept {
     if (wire.size() < channel_data_header_size) return errc::truncated;
     const std::uint16_t channel = load_be16(wire.data());
-    if (!is_valid_channel(channel)) return errc::bad_channel_number;
+    if (!is_valid_channel(channel, max)) return errc::bad_channel_number;
     const std::size_t length = load_be16(wire.data() + 2);
     const std::size_t available = wire.size() - channel_data_header_size;
     if (stream) {

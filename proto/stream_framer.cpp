@@ -20,7 +20,8 @@ constexpr FrameResult frame(FrameKind kind, std::size_t total, std::size_t buffe
 
 } // namespace
 
-FrameResult next_frame(std::span<const std::byte> buffered) noexcept {
+FrameResult next_frame(std::span<const std::byte> buffered,
+                       std::uint16_t max_channel_number) noexcept {
     if (buffered.empty()) return {FrameResult::Status::need_more, FrameKind::stun, 0};
     const unsigned first = std::to_integer<unsigned>(buffered[0]);
     switch (first >> 6) {
@@ -37,7 +38,7 @@ FrameResult next_frame(std::span<const std::byte> buffered) noexcept {
     case 1: {
         // ChannelData: 0x40..0x4F are valid channel high bytes, 0x50..0x7F are reserved
         // (RFC 8656 §12), so one byte is enough to reject a bad stream early.
-        if (first > (max_channel >> 8)) return bad();
+        if (first > (max_channel_number >> 8)) return bad();
         if (buffered.size() < channel_data_header_size)
             return {FrameResult::Status::need_more, FrameKind::channel_data, 0};
         const std::size_t length = load_be16(buffered.data() + 2);

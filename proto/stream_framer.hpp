@@ -2,6 +2,8 @@
 // Splits a TCP/TLS byte stream into STUN messages and ChannelData frames (RFC 8656 §12.5).
 #pragma once
 
+#include "proto/channel_data.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -30,6 +32,7 @@ struct FrameResult {
 /// report complete / need more / bad). The first two bits pick the kind: 00 is STUN (header of
 /// 20 bytes, length multiple of 4; the magic cookie is not required so RFC 3489 clients work),
 /// 01 is ChannelData (valid channel, data padded to 4 on streams), 10 and 11 are bad.
-FrameResult next_frame(std::span<const std::byte> buffered) noexcept;
+FrameResult next_frame(std::span<const std::byte> buffered,
+                       std::uint16_t max_channel_number = max_channel) noexcept;
 
 } // namespace traverse::proto

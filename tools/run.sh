@@ -6,5 +6,5 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/tools/setup/install-deps.sh" build
 "$root/tools/build.sh"
-"$root/tools/gen-dev-cert.sh"
+"$root/tools/gen-dev-files.sh"
 exec "$root/build/server/app/traverse" --config "$root/config/traverse.yaml" "$@"

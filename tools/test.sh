@@ -5,6 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/tools/setup/install-deps.sh" test
+echo "== npm ci (tests/interop/webrtc: playwright-core, driving Debian's chromium)"
+(cd "$root/tests/interop/webrtc" && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== build (RelWithDebInfo, warnings as errors)"
 "$root/tools/build.sh" -DTRAVERSE_WARNINGS_AS_ERRORS=ON

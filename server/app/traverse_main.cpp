@@ -3,11 +3,16 @@
 #include "config/load.hpp"
 #include "config/validate.hpp"
 #include "monitoring/stats.hpp"
+#include "proto/channel_data.hpp"
 #include "server/app/cred_command.hpp"
 #include "server/app/listener_plan.hpp"
 #include "server/base/log.hpp"
 #include "server/net/tls.hpp"
+#include "server/worker/shared_quota.hpp"
 #include "server/worker/turn_worker.hpp"
+
+#include <openssl/rand.h>
+#include <sys/resource.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -147,6 +152,95 @@ std::vector<config::Diagnostic> apply_overrides(const CommandLine& cl, config::S
     return errors;
 }
 
+proto::TransportAddress ip_of(const std::string& literal) {
+    bool v6 = literal.find(':') != std::string::npos;
+    auto a = proto::TransportAddress::parse((v6 ? "[" + literal + "]" : literal) + ":0");
+    return a ? *a : proto::TransportAddress{};
+}
+
+/// Long-term credentials from the config; null when none are configured (STUN-only).
+std::shared_ptr<const turn::Authenticator> make_authenticator(const config::Auth& auth) {
+    if (!auth.enabled()) return nullptr;
+    turn::AuthOptions o;
+    o.realm = auth.realm;
+    o.rest_secrets = auth.secrets;
+    o.nonce_lifetime = auth.nonce_lifetime;
+    // Nonces are keyed per process: a restart invalidates them and clients retry after 438.
+    RAND_bytes(reinterpret_cast<unsigned char*>(o.nonce_secret.data()),
+               static_cast<int>(o.nonce_secret.size()));
+    for (const auto& u : auth.users) {
+        turn::StaticUser user;
+        user.name = u.name;
+        if (!u.password.empty()) {
+            user.password = u.password;
+        } else {
+            std::array<std::byte, 16> key{};
+            for (std::size_t i = 0; i < key.size(); ++i)
+                key[i] = static_cast<std::byte>(std::stoi(u.key.substr(2 * i, 2), nullptr, 16));
+            user.md5_key = key;
+        }
+        o.users.push_back(std::move(user));
+    }
+    return std::make_shared<const turn::Authenticator>(std::move(o));
+}
+
+/// The peer filter: configured allow/deny over the defaults, plus this server's own addresses.
+std::shared_ptr<const turn::PeerPolicy> make_peer_policy(const config::ServerConfig& cfg) {
+    std::vector<turn::Cidr> allow, deny;
+    for (const auto& c : cfg.peers.allow)
+        if (auto p = turn::Cidr::parse(c)) allow.push_back(*p);
+    for (const auto& c : cfg.peers.deny)
+        if (auto p = turn::Cidr::parse(c)) deny.push_back(*p);
+    std::vector<proto::TransportAddress> own;
+    for (const auto& l : cfg.listeners)
+        own.push_back(ip_of(l.address));
+    for (const auto& r : cfg.relay.addresses) {
+        own.push_back(ip_of(r.address));
+        if (!r.external.empty()) own.push_back(ip_of(r.external));
+    }
+    return std::make_shared<const turn::PeerPolicy>(std::move(allow), std::move(deny),
+                                                    std::move(own));
+}
+
+/// This worker's relay addresses and its slice of the port range.
+worker::RelayPoolOptions relay_options(const config::Relay& relay, unsigned worker,
+                                       unsigned workers) {
+    worker::RelayPoolOptions o;
+    for (const auto& r : relay.addresses) {
+        worker::RelayAddress a;
+        a.bind = ip_of(r.address);
+        a.external = r.external.empty() ? a.bind : ip_of(r.external);
+        (a.bind.family == proto::Family::ipv4 ? o.ipv4 : o.ipv6) = a;
+    }
+    // Disjoint slices: port allocation never crosses threads.
+    const unsigned total = static_cast<unsigned>(relay.port_max - relay.port_min) + 1;
+    const unsigned slice = total / workers;
+    o.port_min = static_cast<std::uint16_t>(relay.port_min + worker * slice);
+    o.port_max =
+        worker + 1 == workers ? relay.port_max : static_cast<std::uint16_t>(o.port_min + slice - 1);
+    return o;
+}
+
+/// One relay socket per allocation is inherent to TURN: make sure the descriptor limit allows
+/// the configured number of allocations, raising the soft limit when the hard one permits.
+void check_descriptor_limit(const config::ServerConfig& cfg, std::size_t listener_sockets) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    const rlim_t allocations = cfg.quotas.max_allocations ? cfg.quotas.max_allocations : 16384;
+    const rlim_t needed = allocations + cfg.limits.max_connections + listener_sockets + 64;
+    if (lim.rlim_cur < needed && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = std::min<rlim_t>(needed, lim.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (lim.rlim_cur < needed) {
+        TRAVERSE_LOG(warn, "app",
+                     "file descriptor limit is below what the limits allow; raise it "
+                     "(ulimit -n, or LimitNOFILE= in the systemd unit)",
+                     {"nofile", static_cast<std::uint64_t>(lim.rlim_cur)},
+                     {"needed", static_cast<std::uint64_t>(needed)});
+    }
+}
+
 int run(const config::ServerConfig& cfg) {
     log::Level level = log::Level::info;
     log::parse_level(cfg.logging.level, level);
@@ -154,12 +248,19 @@ int run(const config::ServerConfig& cfg) {
                                                                         : log::Format::text);
     unsigned workers = cfg.server.workers;
     if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned relay_ports = static_cast<unsigned>(cfg.relay.port_max - cfg.relay.port_min) + 1;
+    if (cfg.auth.enabled() && relay_ports < 2 * workers) {
+        TRAVERSE_LOG(error, "app", "relay.port_range too small: each worker needs 2 ports",
+                     {"ports", relay_ports}, {"workers", workers});
+        return exit_config;
+    }
 
     auto plan = app::bind_listeners(cfg, workers);
     if (!plan.error.empty()) {
         TRAVERSE_LOG(error, "app", "cannot start", {"error", plan.error});
         return exit_config;
     }
+    check_descriptor_limit(cfg, plan.table.size() * workers);
 
     std::shared_ptr<boost::asio::ssl::context> tls;
     for (const auto& l : plan.table) {
@@ -173,11 +274,21 @@ int run(const config::ServerConfig& cfg) {
         tls = made.context;
     }
 
+    auto authenticator = make_authenticator(cfg.auth);
+    auto peers = make_peer_policy(cfg);
+    worker::SharedQuota quota(worker::QuotaLimits{cfg.quotas.max_allocations_per_user,
+                                                  cfg.quotas.max_allocations_per_ip,
+                                                  cfg.quotas.max_allocations});
+    worker::ReservationRegistry reservations;
+
     net::StreamLimits limits;
     limits.max_connections = cfg.limits.max_connections;
     limits.max_connections_per_ip = cfg.limits.max_connections_per_ip;
     limits.idle_timeout = cfg.limits.idle_timeout;
     limits.handshake_timeout = cfg.limits.tls_handshake_timeout;
+    const std::uint16_t max_channel =
+        cfg.relay.rfc5766_channel_numbers ? proto::max_channel_rfc5766 : proto::max_channel;
+    limits.max_channel_number = max_channel;
     net::ConnectionLimiter limiter(limits.max_connections, limits.max_connections_per_ip);
 
     std::vector<std::unique_ptr<worker::TurnWorker>> pool;
@@ -186,6 +297,17 @@ int run(const config::ServerConfig& cfg) {
         setup.index = w;
         setup.engine.software = cfg.server.software;
         setup.engine.rfc5780 = cfg.rfc5780.enabled();
+        setup.engine.auth = authenticator;
+        setup.engine.peers = peers;
+        setup.engine.default_lifetime = cfg.relay.default_lifetime;
+        setup.engine.max_lifetime = cfg.relay.max_lifetime;
+        setup.engine.permission_lifetime = cfg.relay.permission_lifetime;
+        setup.engine.channel_lifetime = cfg.relay.channel_lifetime;
+        setup.engine.challenges_per_second = cfg.quotas.challenges_per_second;
+        setup.engine.max_channel_number = max_channel;
+        setup.relay = relay_options(cfg.relay, w, workers);
+        setup.quotas = &quota;
+        setup.reservations = &reservations;
         setup.listeners = plan.table;
         setup.sockets = plan.sockets[w];
         setup.tls = tls;
@@ -208,7 +330,7 @@ int run(const config::ServerConfig& cfg) {
     std::printf("ready\n");
     std::fflush(stdout);
     TRAVERSE_LOG(info, "app", "started", {"workers", workers}, {"listeners", plan.table.size()},
-                 {"version", TRAVERSE_VERSION});
+                 {"turn", authenticator ? "on" : "off"}, {"version", TRAVERSE_VERSION});
 
     control.run();
     TRAVERSE_LOG(info, "app", "stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});

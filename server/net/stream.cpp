@@ -175,7 +175,7 @@ private:
         while (!closed_) {
             auto view =
                 std::span<const std::byte>(read_buffer_.data() + consumed, filled_ - consumed);
-            auto frame = proto::next_frame(view);
+            auto frame = proto::next_frame(view, limits_.max_channel_number);
             if (frame.status == proto::FrameResult::Status::need_more) break;
             if (frame.status == proto::FrameResult::Status::bad ||
                 !sink_.on_stream_frame(*this, view.first(frame.length))) {

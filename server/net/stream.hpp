@@ -27,6 +27,7 @@ struct StreamLimits {
     std::chrono::seconds idle_timeout{60};
     std::chrono::seconds handshake_timeout{10};
     std::size_t max_pending_write_bytes = 256 * 1024; ///< a slower reader is cut off
+    std::uint16_t max_channel_number = 0x4FFF;        ///< highest ChannelData channel accepted
 };
 
 /// Process-wide count of connections, total and per client IP. Shared by every worker's

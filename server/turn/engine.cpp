@@ -4,7 +4,6 @@
 
 #include "proto/attributes.hpp"
 #include "proto/channel_data.hpp"
-#include "proto/demux.hpp"
 #include "proto/registry.hpp"
 #include "proto/types.hpp"
 #include "server/turn/handlers/respond.hpp"
@@ -18,6 +17,12 @@ namespace {
 
 bool is_method(const proto::MessageView& m, proto::Method method) noexcept {
     return m.method() == static_cast<std::uint16_t>(method);
+}
+
+/// ChannelData starts with the bits 01 (channel 0x4000..0x7FFF); the parser then applies the
+/// configured range. RFC 7983's narrower 64..79 would misfile RFC 5766 channels as garbage STUN.
+bool is_channel_data(std::byte first) noexcept {
+    return (std::to_integer<std::uint8_t>(first) & 0xC0) == 0x40;
 }
 
 std::int64_t derive_unix_at_steady_epoch() noexcept {
@@ -105,18 +110,15 @@ void Engine::on_client_datagram(Time now, const ClientContext& from,
         stats::add(counters_.malformed_dropped);
         return;
     }
-    bool ok =
-        proto::classify(std::to_integer<std::uint8_t>(data[0])) == proto::PacketKind::channel_data
-            ? handle_channel_data(now, from, data, false, out)
-            : handle_stun(now, from, data, out);
+    bool ok = is_channel_data(data[0]) ? handle_channel_data(now, from, data, false, out)
+                                       : handle_stun(now, from, data, out);
     if (!ok) stats::add(counters_.malformed_dropped);
 }
 
 bool Engine::on_stream_frame(Time now, const ClientContext& from, std::span<const std::byte> frame,
                              Outbox& out) noexcept {
     if (frame.empty()) return false;
-    if (proto::classify(std::to_integer<std::uint8_t>(frame[0])) == proto::PacketKind::channel_data)
-        return handle_channel_data(now, from, frame, true, out);
+    if (is_channel_data(frame[0])) return handle_channel_data(now, from, frame, true, out);
     return handle_stun(now, from, frame, out);
 }
 
@@ -366,7 +368,7 @@ void Engine::handle_send_indication(Time now, const ClientContext& from,
 bool Engine::handle_channel_data(Time now, const ClientContext& from,
                                  std::span<const std::byte> data, bool stream,
                                  Outbox& out) noexcept {
-    auto cd = proto::parse_channel_data(data, stream);
+    auto cd = proto::parse_channel_data(data, stream, options_.max_channel_number);
     if (!cd) return false;
     Allocation* allocation = find(FiveTuple{from.client, from.listener, from.connection});
     if (!allocation) {

@@ -58,6 +58,8 @@ struct EngineOptions {
     std::chrono::seconds permission_lifetime{300}; ///< RFC 8656 §9
     std::chrono::seconds channel_lifetime{600};    ///< RFC 8656 §12
     std::chrono::seconds channel_quarantine{300};  ///< RFC 8656 §12: no rebinding after expiry
+    /// Highest channel number accepted: 0x4FFF (RFC 8656) or 0x7FFE (RFC 5766 compatibility).
+    std::uint16_t max_channel_number = 0x4FFF;
     /// Unauthenticated answers (401, 438) per second per source-address bucket.
     std::uint32_t challenges_per_second = 20;
     /// Unix time (seconds) at the steady clock's epoch; 0 derives it from the real clocks.

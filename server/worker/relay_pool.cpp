@@ -10,23 +10,53 @@
 
 namespace traverse::worker {
 
+ReservationRegistry::~ReservationRegistry() {
+    for (auto& [token, r] : reservations_)
+        ::close(r.socket.fd);
+}
+
+void ReservationRegistry::add(std::uint64_t token, net::BoundSocket socket,
+                              std::chrono::steady_clock::time_point expires) {
+    std::lock_guard lock(mutex_);
+    reservations_.emplace(token, Reservation{socket, expires});
+}
+
+std::optional<net::BoundSocket>
+ReservationRegistry::take(std::uint64_t token, std::chrono::steady_clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    auto it = reservations_.find(token);
+    if (it == reservations_.end() || it->second.expires <= now) return std::nullopt;
+    auto socket = it->second.socket;
+    reservations_.erase(it);
+    return socket;
+}
+
+void ReservationRegistry::expire(std::chrono::steady_clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(reservations_, [now](auto& entry) {
+        if (entry.second.expires > now) return false;
+        ::close(entry.second.socket.fd);
+        return true;
+    });
+}
+
+std::size_t ReservationRegistry::size() const {
+    std::lock_guard lock(mutex_);
+    return reservations_.size();
+}
+
 RelayPool::RelayPool(boost::asio::io_context& io, RelayPoolOptions options, net::DatagramSink& sink,
-                     net::ReceiveBatch& batch)
-    : io_(io), options_(std::move(options)), sink_(sink), batch_(batch) {
+                     net::ReceiveBatch& batch, ReservationRegistry& reservations)
+    : io_(io), options_(std::move(options)), sink_(sink), batch_(batch),
+      reservations_(reservations) {
     std::uint64_t seed = 0;
     RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
     random_.seed(seed);
 }
 
-RelayPool::~RelayPool() {
-    for (auto& [token, r] : reservations_)
-        ::close(r.socket.fd);
-}
-
 std::size_t RelayPool::free_ports() const noexcept {
     std::size_t range = static_cast<std::size_t>(options_.port_max - options_.port_min) + 1;
-    std::size_t used = open_ + reservations_.size();
-    return used >= range ? 0 : range - used;
+    return open_ >= range ? 0 : range - open_;
 }
 
 std::optional<net::BoundSocket> RelayPool::bind_port(const RelayAddress& where, std::uint16_t port,
@@ -75,14 +105,20 @@ turn::RelayOpenResult RelayPool::open(const turn::RelayRequest& request) {
 
     if (request.reservation_token) {
         // RFC 8656 §7.2: the port reserved by an earlier EVEN-PORT Allocate.
-        auto it = reservations_.find(*request.reservation_token);
-        if (it == reservations_.end() || it->second.socket.local.family != where->bind.family) {
+        auto socket =
+            reservations_.take(*request.reservation_token, std::chrono::steady_clock::now());
+        if (!socket) {
             result.error = turn::RelayError::bad_token;
             return result;
         }
-        auto socket = it->second.socket;
-        reservations_.erase(it);
-        result.grant = adopt(socket, *where);
+        const auto& owner =
+            socket->local.family == proto::Family::ipv4 ? options_.ipv4 : options_.ipv6;
+        if (!owner) {
+            ::close(socket->fd);
+            result.error = turn::RelayError::bad_token;
+            return result;
+        }
+        result.grant = adopt(*socket, *owner);
         return result;
     }
 
@@ -109,8 +145,8 @@ turn::RelayOpenResult RelayPool::open(const turn::RelayRequest& request) {
             }
             std::uint64_t t = 0;
             RAND_bytes(reinterpret_cast<unsigned char*>(&t), sizeof t);
-            reservations_.emplace(t, Reservation{*next, std::chrono::steady_clock::now() +
-                                                            options_.reservation_lifetime});
+            reservations_.add(t, *next,
+                              std::chrono::steady_clock::now() + options_.reservation_lifetime);
             token = t;
         }
         result.grant = adopt(*socket, *where);
@@ -131,11 +167,7 @@ void RelayPool::close(turn::RelayId id) {
 
 void RelayPool::on_tick(std::chrono::steady_clock::time_point now) {
     graveyard_.clear();
-    std::erase_if(reservations_, [now](auto& entry) {
-        if (entry.second.expires > now) return false;
-        ::close(entry.second.socket.fd);
-        return true;
-    });
+    reservations_.expire(now);
 }
 
 } // namespace traverse::worker

@@ -9,12 +9,38 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <unordered_map>
 #include <vector>
 
 namespace traverse::worker {
+
+/// Ports held by EVEN-PORT reservations (RFC 8656 §7.2), shared by all workers: the Allocate
+/// that redeems a token may arrive on another worker (another 5-tuple, another SO_REUSEPORT
+/// hash). A reserved port is a bound socket not yet attached to any io_context, so whichever
+/// worker redeems it adopts it. Touched only by EVEN-PORT and RESERVATION-TOKEN requests.
+class ReservationRegistry {
+public:
+    ~ReservationRegistry();
+    void add(std::uint64_t token, net::BoundSocket socket,
+             std::chrono::steady_clock::time_point expires);
+    /// Removes and returns the reserved socket; nullopt if unknown or expired.
+    std::optional<net::BoundSocket> take(std::uint64_t token,
+                                         std::chrono::steady_clock::time_point now);
+    /// Closes reservations past their expiry.
+    void expire(std::chrono::steady_clock::time_point now);
+    std::size_t size() const;
+
+private:
+    struct Reservation {
+        net::BoundSocket socket;
+        std::chrono::steady_clock::time_point expires;
+    };
+    mutable std::mutex mutex_; // guards reservations_
+    std::unordered_map<std::uint64_t, Reservation> reservations_;
+};
 
 /// One relay address family: where relay sockets bind and what the client is told.
 struct RelayAddress {
@@ -37,8 +63,7 @@ struct RelayPoolOptions {
 class RelayPool final : public turn::RelayOpener {
 public:
     RelayPool(boost::asio::io_context& io, RelayPoolOptions options, net::DatagramSink& sink,
-              net::ReceiveBatch& batch);
-    ~RelayPool();
+              net::ReceiveBatch& batch, ReservationRegistry& reservations);
 
     turn::RelayOpenResult open(const turn::RelayRequest& request) override;
     void close(turn::RelayId id) override;
@@ -53,10 +78,6 @@ public:
     std::size_t free_ports() const noexcept;
 
 private:
-    struct Reservation {
-        net::BoundSocket socket;
-        std::chrono::steady_clock::time_point expires;
-    };
     std::optional<net::BoundSocket> bind_port(const RelayAddress& where, std::uint16_t port,
                                               bool dont_fragment);
     turn::RelayGrant adopt(net::BoundSocket socket, const RelayAddress& where);
@@ -69,7 +90,7 @@ private:
     std::vector<turn::RelayId> free_ids_;
     /// Closed ports wait here one tick: their cancelled handlers still reference them.
     std::vector<std::unique_ptr<net::UdpPort>> graveyard_;
-    std::unordered_map<std::uint64_t, Reservation> reservations_;
+    ReservationRegistry& reservations_;
     std::mt19937_64 random_;
     std::size_t open_ = 0;
 };

@@ -11,7 +11,7 @@ namespace traverse::worker {
 
 TurnWorker::TurnWorker(WorkerSetup setup, net::ConnectionLimiter& limiter)
     : index_(setup.index), work_(io_.get_executor()),
-      relays_(io_, std::move(setup.relay), relay_receiver_, batch_),
+      relays_(io_, std::move(setup.relay), relay_receiver_, batch_, *setup.reservations),
       engine_(std::move(setup.engine), setup.listeners, counters_, &relays_, setup.quotas),
       tick_timer_(io_) {
     const auto& table = engine_.listeners();

@@ -209,17 +209,39 @@ def listener(transport: str, address: str, port: int = 0) -> dict:
 
 
 # TURN relay ports: a random window per server below the Linux ephemeral range (32768..), so
-# that parallel test processes rarely pick overlapping windows and ephemeral client sockets do
-# not land inside it.
+# that ephemeral client sockets never land inside it. 1000-port windows come from
+# 10000..29999; small windows (port exhaustion tests) from 30000..32767, where the big windows of
+# parallel test processes cannot overlap them, and only if every port is free right now.
 RELAY_PORT_LOW = 10000
-RELAY_PORT_HIGH = 32000
+RELAY_PORT_SMALL_LOW = 30000
+RELAY_PORT_HIGH = 32767
 
 
 def relay_port_window(size: int = 1000) -> tuple[int, int]:
     """A random [first, last] relay port window of ``size`` ports."""
     import random
-    first = random.randint(RELAY_PORT_LOW, RELAY_PORT_HIGH - size)
-    return first, first + size - 1
+    if size >= 100:
+        first = random.randint(RELAY_PORT_LOW, RELAY_PORT_SMALL_LOW - size)
+        return first, first + size - 1
+    for _ in range(100):
+        first = random.randint(RELAY_PORT_SMALL_LOW, RELAY_PORT_HIGH - size + 1)
+        if all(can_bind_port(port) for port in range(first, first + size)):
+            return first, first + size - 1
+    raise RuntimeError(f"no free window of {size} UDP ports in "
+                       f"{RELAY_PORT_SMALL_LOW}..{RELAY_PORT_HIGH}")
+
+
+def can_bind_port(port: int) -> bool:
+    hosts = [(socket.AF_INET, "127.0.0.1")]
+    if ipv6_available():
+        hosts.append((socket.AF_INET6, "::1"))
+    for family, host in hosts:
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 TEST_REALM = "example.test"

@@ -16,7 +16,7 @@ void Engine::handle_channel_bind(Time now, const ClientContext& from,
     auto number_attr = request.find(AttrType::channel_number);
     auto peer_attr = request.find(AttrType::xor_peer_address);
     if (!number_attr || !peer_attr) return fail(400);
-    auto number = proto::decode_channel_number(*number_attr);
+    auto number = proto::decode_channel_number(*number_attr, options_.max_channel_number);
     auto peer = proto::decode_xor_address(*peer_attr, request.transaction_id());
     if (!number || !peer) return fail(400);
     if (!allocation.relay_for(peer->family)) return fail(443);

@@ -181,7 +181,7 @@ TEST_CASE("wrong types name the path, the expected type, what was found and the 
                   "limits.idle_timeout: expected a duration like 30s, 10m, 1h or 1d, got 'soon' "
                   "(line 2)"},
              Case{"- a\n- b\n", "expected a map of sections (server, listen, tls, rfc5780, "
-                                "limits or logging), "
+                                "limits, logging, auth, relay, peers or quotas), "
                                 "got a list (line 1)"},
          }) {
         CAPTURE(c.yaml);

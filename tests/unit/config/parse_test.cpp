@@ -130,6 +130,104 @@ TEST_CASE("log formats, transports and ports parse their documented values") {
     CHECK(parse_port("0x10").error == "expected an integer 0..65535, got '0x10'");
 }
 
+TEST_CASE("port ranges are two ports from 1 to 65535 joined by a dash") {
+    CHECK(*parse_port_range("49152-65535").value == PortRange{49152, 65535});
+    CHECK(*parse_port_range("1-65535").value == PortRange{1, 65535});
+    CHECK(*parse_port_range("5000-5000").value == PortRange{5000, 5000});
+}
+
+TEST_CASE("malformed port ranges say what is wrong") {
+    struct Case {
+        std::string_view text;
+        std::string_view error;
+    };
+    for (const Case& c : {
+             Case{"abc", "expected a port range like 49152-65535, got 'abc'"},
+             Case{"5-1", "the first port must not be above the last, got '5-1'"},
+             Case{"0-10", "ports must be 1..65535, got '0-10'"},
+             Case{"70000-1", "ports must be 1..65535, got '70000-1'"},
+             Case{"1-99999999999999999999999", "ports must be 1..65535, got "
+                                               "'1-99999999999999999999999'"},
+             Case{"5000", "expected a port range like 49152-65535, got 5000"},
+             Case{"", "expected a port range like 49152-65535, got ''"},
+             Case{"1-2-3", "expected a port range like 49152-65535, got '1-2-3'"},
+             Case{"-1-5", "expected a port range like 49152-65535, got '-1-5'"},
+             Case{"1 - 5", "expected a port range like 49152-65535, got '1 - 5'"},
+             Case{"1000-", "expected a port range like 49152-65535, got '1000-'"},
+         }) {
+        CAPTURE(c.text);
+        const auto parsed = parse_port_range(c.text);
+        REQUIRE_FALSE(parsed.ok());
+        CHECK(parsed.error == c.error);
+    }
+}
+
+TEST_CASE("cidr prefixes accept both families, bare addresses and set host bits") {
+    for (const std::string_view text :
+         {"10.0.0.0/8", "::1/128", "127.0.0.1", "2001:db8::/32", "10.1.2.3/8", "0.0.0.0/0", "::/0",
+          "192.0.2.1/32", "10.0.0.0/08"}) {
+        CAPTURE(text);
+        const auto parsed = parse_cidr(text);
+        REQUIRE_MESSAGE(parsed.ok(), parsed.error);
+        CHECK(*parsed.value == text);
+    }
+}
+
+TEST_CASE("cidr prefixes reject bad addresses and lengths beyond the family") {
+    struct Case {
+        std::string_view text;
+        std::string_view error;
+    };
+    for (const Case& c : {
+             Case{"10.0.0.0/33", "prefix length must be 0..32 for an IPv4 address, got "
+                                 "'10.0.0.0/33'"},
+             Case{"::1/129", "prefix length must be 0..128 for an IPv6 address, got '::1/129'"},
+             Case{"10.0.0.0/", "expected an IP address or a CIDR prefix like 10.0.0.0/8"},
+             Case{"10.0.0.0/x", "expected an IP address or a CIDR prefix like 10.0.0.0/8"},
+             Case{"10.0.0.0/-1", "expected an IP address or a CIDR prefix like 10.0.0.0/8"},
+             Case{"10.0.0/8", "expected an IP address or a CIDR prefix like 10.0.0.0/8"},
+             Case{"example.com/8", "expected an IP address or a CIDR prefix like 10.0.0.0/8"},
+             Case{"[::1]/128", "expected an IP address or a CIDR prefix like 10.0.0.0/8"},
+             Case{"10.0.0.0/8/8", "expected an IP address or a CIDR prefix like 10.0.0.0/8"},
+             Case{"", "expected an IP address or a CIDR prefix like 10.0.0.0/8"},
+         }) {
+        CAPTURE(c.text);
+        const auto parsed = parse_cidr(c.text);
+        REQUIRE_FALSE(parsed.ok());
+        CHECK(parsed.error.starts_with(c.error));
+    }
+}
+
+TEST_CASE("user keys are 32 hex digits, lower-cased, and errors never repeat them") {
+    CHECK(*parse_user_key("0123456789ABCDEF0123456789abcdef").value ==
+          "0123456789abcdef0123456789abcdef");
+    const auto short_key = parse_user_key("0123456789abcdef");
+    CHECK(short_key.error ==
+          "expected 32 hex digits (MD5 of name:realm:password), got 16 characters");
+    const auto not_hex = parse_user_key("0123456789abcdef0123456789abcdeg");
+    CHECK(not_hex.error == "expected 32 hex digits (MD5 of name:realm:password), got a "
+                           "character that is not a hex digit");
+}
+
+TEST_CASE("realms are 1 to 127 characters without quotes, backslashes or control characters") {
+    CHECK(*parse_realm("turn.example.com").value == "turn.example.com");
+    CHECK(parse_realm(std::string(127, 'r')).ok());
+    CHECK(parse_realm(std::string(128, 'r')).error == "must be at most 127 characters, got 128");
+    CHECK(parse_realm("").error == "must not be empty");
+    for (const std::string_view realm : {"a\"b", "a\\b", "a\tb"}) {
+        CHECK(parse_realm(realm).error == "must not contain '\"', '\\' or control characters");
+    }
+}
+
+TEST_CASE("user names are non-empty, short enough and free of colons") {
+    CHECK(*parse_user_name("alice").value == "alice");
+    CHECK(parse_user_name("").error == "must not be empty");
+    CHECK(parse_user_name("1700000000:alice").error ==
+          "must not contain ':' (TURN REST API usernames use it)");
+    CHECK(parse_user_name(std::string(508, 'u')).ok());
+    CHECK(parse_user_name(std::string(509, 'u')).error == "must be at most 508 bytes, got 509");
+}
+
 TEST_CASE("suggestions allow two edits and ignore case") {
     constexpr std::array<std::string_view, 3> keys{"transport", "address", "port"};
     CHECK(closest_match("prot", keys) == "port");      // adjacent swap counts as one edit
