@@ -68,6 +68,8 @@ inline constexpr std::uint32_t max_allocations_per_ip = 100;
 inline constexpr std::uint32_t max_allocations = 16'000;
 /// Unauthenticated answers (401 and 438 challenges) per second per source-address bucket.
 inline constexpr std::uint32_t challenges_per_second = 20;
+/// Per-allocation bandwidth cap in bytes per second and direction; 0 = no cap.
+inline constexpr std::uint64_t max_allocation_bytes_per_second = 0;
 
 } // namespace traverse::config::defaults
 
@@ -115,6 +117,8 @@ inline constexpr std::uint32_t max_allocations = 1'000'000;
 inline constexpr std::uint32_t min_challenges_per_second = 1;
 /// Largest quotas.challenges_per_second.
 inline constexpr std::uint32_t max_challenges_per_second = 100'000;
+/// Largest quotas.max_allocation_bytes_per_second (10 GB/s: beyond any single allocation).
+inline constexpr std::uint64_t max_allocation_bytes_per_second = 10'000'000'000ull;
 
 } // namespace traverse::config::bounds
 

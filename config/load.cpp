@@ -256,7 +256,7 @@ void read_cidrs(Loader& loader, const Entry& entry, std::vector<std::string>& ou
 /// publishes it, and a unit test checks that schema.md documents each entry. A list of maps
 /// has an entry for the list ("auth.users") that reads its items through the entries of the
 /// item keys ("auth.users[].name").
-constexpr std::array<Field, 36> fields{{
+constexpr std::array<Field, 37> fields{{
     {"server.software",
      [](Loader& loader, const Entry& entry, Target& target) {
          // An unquoted `false` turns SOFTWARE off; a quoted "false" is just a string.
@@ -494,6 +494,14 @@ constexpr std::array<Field, 36> fields{{
      [](Loader& loader, const Entry& entry, Target& target) {
          loader.read(entry, "an integer", parse_allocation_quota,
                      target.config.quotas.max_allocations);
+     }},
+    {"quotas.max_allocation_bytes_per_second",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_bounded<std::uint64_t>(text, 0, bounds::max_allocation_bytes_per_second);
+         };
+         loader.read(entry, "an integer", parse,
+                     target.config.quotas.max_allocation_bytes_per_second);
      }},
     {"quotas.challenges_per_second",
      [](Loader& loader, const Entry& entry, Target& target) {

@@ -137,6 +137,8 @@ struct Quotas {
     std::uint32_t max_allocations_per_ip = defaults::max_allocations_per_ip;     ///< 0 = no limit
     std::uint32_t max_allocations = defaults::max_allocations;                   ///< 0 = no limit
     std::uint32_t challenges_per_second = defaults::challenges_per_second;       ///< 1..100000
+    /// Relayed payload bytes per second and direction per allocation; 0 = no cap.
+    std::uint64_t max_allocation_bytes_per_second = defaults::max_allocation_bytes_per_second;
     bool operator==(const Quotas&) const = default; ///< field-wise comparison
 };
 

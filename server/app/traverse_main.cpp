@@ -305,6 +305,7 @@ int run(const config::ServerConfig& cfg) {
         setup.engine.channel_lifetime = cfg.relay.channel_lifetime;
         setup.engine.challenges_per_second = cfg.quotas.challenges_per_second;
         setup.engine.max_channel_number = max_channel;
+        setup.engine.max_allocation_bytes_per_second = cfg.quotas.max_allocation_bytes_per_second;
         setup.relay = relay_options(cfg.relay, w, workers);
         setup.quotas = &quota;
         setup.reservations = &reservations;

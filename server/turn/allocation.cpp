@@ -68,6 +68,21 @@ const Channel* Allocation::channel_by_peer(const proto::TransportAddress& peer,
     return nullptr;
 }
 
+bool ByteBucket::take(std::size_t bytes, std::uint64_t rate, Time now) noexcept {
+    const auto cap = static_cast<std::int64_t>(rate); // burst: one second's worth
+    if (refilled == Time{}) {
+        tokens = cap;
+    } else {
+        auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(now - refilled);
+        tokens =
+            std::min(cap, tokens + static_cast<std::int64_t>(rate) * elapsed.count() / 1000000);
+    }
+    refilled = now;
+    if (tokens < static_cast<std::int64_t>(bytes)) return false;
+    tokens -= static_cast<std::int64_t>(bytes);
+    return true;
+}
+
 Time Allocation::expire(Time now) {
     std::erase_if(permissions, [now](const Permission& p) { return p.expires <= now; });
     std::erase_if(channels, [now](const Channel& c) { return c.quarantine_until <= now; });

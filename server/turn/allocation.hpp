@@ -60,6 +60,14 @@ struct CachedResponse {
     std::vector<std::byte> bytes;
 };
 
+/// A token bucket in bytes: `rate` per second, at most one second of burst.
+struct ByteBucket {
+    std::int64_t tokens = 0;
+    Time refilled{};
+    /// Takes `bytes` if the bucket holds them after refilling at `rate` bytes per second.
+    bool take(std::size_t bytes, std::uint64_t rate, Time now) noexcept;
+};
+
 /// Allocation state. Permissions and channels are few per allocation (WebRTC uses one or two),
 /// so flat vectors with linear search beat hash maps in time and memory.
 struct Allocation {
@@ -71,6 +79,8 @@ struct Allocation {
     std::vector<Permission> permissions;
     std::vector<Channel> channels;
     CachedResponse last_response;
+    ByteBucket to_peer;   ///< bandwidth cap, client->peer (used only when a cap is set)
+    ByteBucket to_client; ///< bandwidth cap, peer->client
 
     /// The relay for `family`, if the allocation has one.
     const Relay* relay_for(proto::Family family) const noexcept;

@@ -72,6 +72,13 @@ Via Engine::client_via(const FiveTuple& tuple) const noexcept {
     return Via::stream(tuple.listener, tuple.connection);
 }
 
+bool Engine::within_bandwidth(ByteBucket& bucket, std::size_t bytes, Time now) noexcept {
+    if (options_.max_allocation_bytes_per_second == 0) return true;
+    if (bucket.take(bytes, options_.max_allocation_bytes_per_second, now)) return true;
+    stats::add(counters_.relay_dropped_bandwidth);
+    return false;
+}
+
 Allocation* Engine::find(const FiveTuple& tuple) noexcept {
     auto it = allocations_.find(tuple);
     return it == allocations_.end() ? nullptr : it->second.get();
@@ -357,6 +364,7 @@ void Engine::handle_send_indication(Time now, const ClientContext& from,
         stats::add(counters_.relay_dropped_no_permission);
         return;
     }
+    if (!within_bandwidth(allocation->to_peer, data_attr->value.size(), now)) return;
     auto space = out.prepare();
     if (space.size() < data_attr->value.size()) return;
     std::memcpy(space.data(), data_attr->value.data(), data_attr->value.size());
@@ -385,6 +393,7 @@ bool Engine::handle_channel_data(Time now, const ClientContext& from,
         stats::add(counters_.relay_dropped_no_permission);
         return true;
     }
+    if (!within_bandwidth(allocation->to_peer, cd->payload.size(), now)) return true;
     auto space = out.prepare();
     if (space.size() < cd->payload.size()) return true;
     std::memcpy(space.data(), cd->payload.data(), cd->payload.size());
@@ -403,6 +412,7 @@ void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAdd
         stats::add(counters_.relay_dropped_no_permission);
         return;
     }
+    if (!within_bandwidth(allocation.to_client, data.size(), now)) return;
     auto space = out.prepare();
     const bool stream = listeners_[allocation.five_tuple.listener].transport != Transport::udp;
     std::size_t size = 0;

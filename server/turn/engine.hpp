@@ -58,6 +58,8 @@ struct EngineOptions {
     std::chrono::seconds permission_lifetime{300}; ///< RFC 8656 §9
     std::chrono::seconds channel_lifetime{600};    ///< RFC 8656 §12
     std::chrono::seconds channel_quarantine{300};  ///< RFC 8656 §12: no rebinding after expiry
+    /// Per-allocation bandwidth cap in payload bytes per second and direction; 0 = no cap.
+    std::uint64_t max_allocation_bytes_per_second = 0;
     /// Highest channel number accepted: 0x4FFF (RFC 8656) or 0x7FFE (RFC 5766 compatibility).
     std::uint16_t max_channel_number = 0x4FFF;
     /// Unauthenticated answers (401, 438) per second per source-address bucket.
@@ -153,6 +155,8 @@ private:
     Via client_via(const FiveTuple& tuple) const noexcept;
     std::int64_t unix_seconds(Time now) const noexcept;
     bool peer_allowed(const proto::TransportAddress& peer) noexcept;
+    /// Applies the bandwidth cap to one relayed payload; false (counted) when over it.
+    bool within_bandwidth(ByteBucket& bucket, std::size_t bytes, Time now) noexcept;
     Allocation* find(const FiveTuple& tuple) noexcept;
     void destroy(Allocation& allocation) noexcept;
     std::chrono::seconds clamp_lifetime(std::optional<std::uint32_t> requested) const noexcept;

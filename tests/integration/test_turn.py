@@ -175,6 +175,25 @@ class Authentication(TurnCase):
         t.expect_error(self, resp, t.ALLOCATE, 401)
         self.assertIsNone(resp.get(h.MESSAGE_INTEGRITY_SHA256))
 
+    def test_sha256_password_algorithms_not_echoed_400(self):
+        # RFC 8489 section 9.2.4: PASSWORD-ALGORITHMS must match the list sent with the nonce.
+        c = self.client(algorithm=t.ALG_SHA256)
+        self.challenge(c)
+        c.password_algorithms = t.password_algorithms_value([t.ALG_SHA256])
+        t.expect_error(self, c.allocate(retry=False), t.ALLOCATE, 400)
+
+    def test_password_algorithm_not_offered_400(self):
+        c = self.client(algorithm=t.ALG_SHA256)
+        self.challenge(c)
+        tid = h.new_tid()
+        raw = h.build_message(
+            t.msg_type(t.ALLOCATE, t.REQUEST), tid,
+            [t.requested_transport_attr(), (h.USERNAME, b"alice"), (h.REALM, REALM.encode()),
+             (h.NONCE, c.nonce), (h.PASSWORD_ALGORITHM, struct.pack("!HH", 0x0003, 0)),
+             (h.PASSWORD_ALGORITHMS, c.password_algorithms)],
+            integrity_sha256_key=c.key)
+        t.expect_error(self, c.transact_raw(raw, tid), t.ALLOCATE, 400)
+
     def test_userhash_md5(self):
         c = self.client(use_userhash=True)
         resp = c.allocate()
@@ -471,6 +490,14 @@ class AllocationLifecycle(TurnCase):
         self.assertIsNone(c.expect_no_data(0.3))
         # A new Allocate on the same 5-tuple works.
         self.check_allocate_success(c, c.allocate())
+
+    def test_binding_on_an_allocation_5_tuple(self):
+        # STUN Binding needs no credentials, also on a 5-tuple that holds an allocation.
+        c, a = self.allocated()
+        tid = h.new_tid()
+        resp = c.transact_raw(h.binding_request(tid), tid)
+        h.check_binding_success(self, resp, tid, c.conn.local)
+        self.assertEqual(c.refresh_ok(), 600)
 
     def test_requests_without_allocation_437(self):
         c = self.client()

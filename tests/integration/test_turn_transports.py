@@ -241,7 +241,7 @@ class ConnectionCloseFreesAllocation(TurnServerCase):
     def test_tcp_reset_frees_allocation(self):
         first, last = self.port_range()
         c = self.client(transport="tcp")
-        a = c.allocate_ok()
+        self.assertIn(c.allocate_ok().relay[1], (first, last))
         # RST instead of FIN.
         c.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()

@@ -9,7 +9,6 @@ statistics: aioice's ``close()`` deletes the allocation with Refresh LIFETIME 0.
 
 import asyncio
 import os
-import socket
 import sys
 import tempfile
 import unittest

@@ -3,23 +3,26 @@
 peer listening on PORT and PORT+1) on 127.0.0.1.
 
 uclient allocates with the long-term user alice (first a "probe" allocation, then the real
-ones), installs permissions or binds channels for the peer, sends ``-n`` messages per session
-through the relay and counts the echoes that come back. Runs:
+ones), installs permissions or binds channels for the peer, sends ``-n`` messages of ``-l``
+bytes per session through the relay and counts the echoes that come back. Every run must be
+complete: exit 0, 0 lost, sent == received == messages x clients x sessions. Runs:
 
 * Send/Data indications (``-s``) over UDP and TCP (``-t``), two clients (``-m 2``), no RTCP
-  session (``-c``): every message must come back (0 lost, sent == received == expected).
-* ``-s`` without ``-c``: each client opens an RTP and an RTCP session; the RTP allocation asks
-  for EVEN-PORT with the R bit and the RTCP one uses the RESERVATION-TOKEN from that answer.
-* Channels (no ``-s``) over UDP and TCP. NOTE: turnutils_uclient 4.6 picks ChannelBind numbers
-  uniformly in 0x4000-0x7FFF (the RFC 5766 range; coturn's stun_set_channel_bind_request_str),
-  while RFC 8656 section 12 restricts them to 0x4000-0x4FFF and traverse answers 400 above
-  that. So a channel run succeeds only when every number it draws is <= 0x4FFF (about 1 in 16
-  runs with -c); otherwise uclient stops at "channel bind: error 400". The channel tests accept
-  exactly these two outcomes: a complete run with 0 lost and every bound channel in range, or
-  that 400 after all earlier binds were in range. (aioice covers channels deterministically.)
+  session (``-c``).
+* ``-s`` without ``-c``: each client opens an RTP and an RTCP session; the probe allocation
+  asks for EVEN-PORT with the R bit, and the next allocation (from another client socket) uses
+  the RESERVATION-TOKEN from that answer.
+* Channels over UDP and TCP. turnutils_uclient 4.6 draws ChannelBind numbers uniformly from
+  0x4000-0x7FFF (the RFC 5766 range; coturn's stun_set_channel_bind_request_str), while RFC 8656
+  section 12 allows only 0x4000-0x4FFF and traverse answers 400 above that, so about 15 runs in
+  16 stop at "channel bind: error 400". The channel runs therefore go through
+  ChannelRemapProxy, which maps the numbers into 0x4000-0x4FFF (re-signing the ChannelBind
+  request with alice's key) and rewrites the ChannelData headers both ways. One direct run
+  (``udp_channels_direct``) documents the unproxied behaviour: it either completes or stops at
+  exactly that 400, with every channel the server accepted within 0x4000-0x4FFF.
 
-The runs start concurrently in setUpClass (each takes ~3 s, mostly uclient's own sleeps); each
-test waits for its own run, bounded by a timeout.
+No extra flags (-X, -y, -D) are needed. The runs start concurrently in setUpClass (each takes
+about 3-5 s, mostly uclient's own sleeps); each test waits for its own run, bounded.
 """
 
 import os
@@ -40,15 +43,15 @@ import harness as h  # noqa: E402
 UCLIENT = shutil.which("turnutils_uclient")
 PEER = shutil.which("turnutils_peer")
 RUN_TIMEOUT = 30.0
-MSG_LEN = 120
+MSG_LEN = 121  # odd: DATA attributes and ChannelData over TCP need padding
 
 RUNS = {
     # name: (extra args, messages per session, clients, sessions per client, via the proxy)
     "udp_send": (["-s", "-c"], 20, 2, 1, False),
     "tcp_send": (["-t", "-s", "-c"], 20, 2, 1, False),
-    "udp_send_rtcp_even_port": (["-s"], 10, 1, 2, False),
+    "udp_send_rtcp_even_port": (["-s", "-v"], 10, 1, 2, False),
     "udp_channels": (["-c", "-v"], 20, 2, 1, True),
-    "tcp_channels": (["-t", "-c", "-D", "-v"], 20, 2, 1, True),
+    "tcp_channels": (["-t", "-c", "-v"], 20, 2, 1, True),
     "udp_channels_direct": (["-c", "-v"], 5, 1, 1, False),
 }
 
@@ -98,8 +101,8 @@ class ChannelRemapProxy:
     FINGERPRINT recomputed with alice's key) and the channel field of ChannelData, mapped back
     on the way to the client. Everything else passes unchanged. UDP: one upstream socket per
     client socket, so the server still sees one 5-tuple per uclient socket. TCP: one upstream
-    connection per client connection, frames delimited by the STUN / ChannelData length (the
-    client pads ChannelData, ``-D``)."""
+    connection per client connection, frames delimited by the STUN / ChannelData length
+    (uclient pads ChannelData to 4 over TCP)."""
 
     def __init__(self, transport: str, upstream: tuple[str, int], key: bytes):
         self.transport = transport
@@ -277,6 +280,7 @@ class TurnutilsUclient(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.procs = {}
+        cls.results = {}
         cls.proxies = {}
         cls.peer = None
         cls.server = h.ServerProcess(h.turn_config(
@@ -334,6 +338,9 @@ class TurnutilsUclient(unittest.TestCase):
             raise AssertionError(f"server exit status {rc}\n{cls.server.stderr_text()[-3000:]}")
 
     def finish(self, name: str) -> tuple[int, str]:
+        """Wait for run ``name`` (bounded); its exit status and output."""
+        if name in self.results:
+            return self.results[name]
         args, proc = self.procs[name]
         try:
             out, _ = proc.communicate(timeout=RUN_TIMEOUT)
@@ -341,7 +348,8 @@ class TurnutilsUclient(unittest.TestCase):
             proc.kill()
             out, _ = proc.communicate(timeout=5)
             self.fail(f"{' '.join(args)} did not finish within {RUN_TIMEOUT}s:\n{out[-3000:]}")
-        return proc.returncode, out
+        self.results[name] = (proc.returncode, out)
+        return self.results[name]
 
     def assert_complete(self, name: str, out: str) -> None:
         _, n, m, sessions, _ = RUNS[name]
@@ -400,6 +408,19 @@ class TurnutilsUclient(unittest.TestCase):
 
     def test_udp_rtp_rtcp_even_port_reservation(self):
         self.check_send_run("udp_send_rtcp_even_port")
+        _, out = self.finish("udp_send_rtcp_even_port")
+        # Allocations in order: probe (EVEN-PORT R=1 -> token), RTP (with that token), RTCP
+        # (EVEN-PORT R=1 again).
+        relays = [int(p) for p in re.findall(r"Received relay addr: 127\.0\.0\.1:(\d+)", out)]
+        tokens = [int(v) for v in re.findall(r"clnet_allocate: rtv=(\d+)", out)]
+        self.assertEqual(len(relays), 3, out[-3000:])
+        self.assertEqual(len(tokens), 3, out[-3000:])
+        self.assertEqual(relays[0] % 2, 0, relays)
+        self.assertNotEqual(tokens[0], 0, "no RESERVATION-TOKEN for EVEN-PORT R=1")
+        self.assertEqual(relays[1], relays[0] + 1, "token did not give the reserved port")
+        self.assertEqual(tokens[1], 0)
+        self.assertEqual(relays[2] % 2, 0, relays)
+        self.assertNotEqual(tokens[2], 0)
 
     def test_udp_channels(self):
         self.check_proxied_channel_run("udp_channels")

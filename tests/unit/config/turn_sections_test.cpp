@@ -622,3 +622,13 @@ TEST_CASE("relay.rfc5766_channel_numbers takes a boolean and defaults to RFC 865
     REQUIRE(d != nullptr);
     CHECK(d->line == 2);
 }
+
+TEST_CASE("quotas.max_allocation_bytes_per_second is an integer, 0 meaning no cap") {
+    CHECK(default_config().quotas.max_allocation_bytes_per_second == 0);
+    const LoadResult ok = load_string("quotas:\n  max_allocation_bytes_per_second: 250000\n");
+    REQUIRE_MESSAGE(ok.ok(), render(ok));
+    CHECK(ok.config->quotas.max_allocation_bytes_per_second == 250000);
+    const LoadResult bad = load_string("quotas:\n  max_allocation_bytes_per_second: -5\n");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(find_error(bad, "quotas.max_allocation_bytes_per_second") != nullptr);
+}

@@ -754,3 +754,41 @@ TEST_SUITE("turn.engine") {
     }
 
 } // TEST_SUITE
+
+TEST_SUITE("turn.engine") {
+
+    TEST_CASE("the per-allocation bandwidth cap drops what exceeds a second's worth and refills") {
+        Turn t([](turn::EngineOptions& o) { o.max_allocation_bytes_per_second = 1000; });
+        Client c{t};
+        c.allocate();
+        REQUIRE(success(c.bind(0x4000, "203.0.113.5:9000")));
+        std::vector<std::byte> cd(4 + 400);
+        proto::write_channel_data_header(std::span<std::byte, 4>(cd.data(), 4), 0x4000, 400);
+        int relayed = 0;
+        for (int i = 0; i < 5; ++i)
+            relayed += static_cast<int>(t.feed(cd).size());
+        CHECK(relayed == 2); // 1000 bytes of burst hold two 400-byte payloads
+        CHECK(value(t.counters.relay_dropped_bandwidth) == 3);
+        t.now += 500ms; // half a second refills 500 bytes: one more payload
+        CHECK(t.feed(cd).size() == 1);
+        CHECK(t.feed(cd).empty());
+        // The other direction has its own bucket.
+        std::vector<std::byte> payload(400);
+        t.out.clear();
+        t.engine->on_peer_datagram(t.now, 0, addr("203.0.113.5:9000"), payload, t.out);
+        CHECK(t.out.entries().size() == 1);
+    }
+
+    TEST_CASE("without a cap nothing is dropped for bandwidth") {
+        Turn t;
+        Client c{t};
+        c.allocate();
+        REQUIRE(success(c.bind(0x4000, "203.0.113.5:9000")));
+        std::vector<std::byte> cd(4 + 1200);
+        proto::write_channel_data_header(std::span<std::byte, 4>(cd.data(), 4), 0x4000, 1200);
+        for (int i = 0; i < 100; ++i)
+            CHECK(t.feed(cd).size() == 1);
+        CHECK(value(t.counters.relay_dropped_bandwidth) == 0);
+    }
+
+} // TEST_SUITE
