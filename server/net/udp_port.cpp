@@ -8,6 +8,8 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
 
 namespace traverse::net {
 
@@ -29,6 +31,47 @@ void UdpPort::start() {
 void UdpPort::close() {
     boost::system::error_code ignored;
     socket_.close(ignored);
+}
+
+void UdpPort::enable_icmp_errors() noexcept {
+    int one = 1;
+    int fd = socket_.native_handle();
+    if (local_.family == proto::Family::ipv4)
+        icmp_errors_ = ::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one) == 0;
+    else
+        icmp_errors_ = ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one) == 0;
+}
+
+void UdpPort::drain_errors() noexcept {
+    // Bounded: the error queue holds what the kernel queued since the last drain.
+    for (int i = 0; i < 64; ++i) {
+        sockaddr_storage name{};
+        char control[512];
+        std::byte payload[64];
+        iovec iov{payload, sizeof payload};
+        msghdr msg{};
+        msg.msg_name = &name;
+        msg.msg_namelen = sizeof name;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        if (::recvmsg(socket_.native_handle(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+            const bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+            const bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+            if (!v4 && !v6) continue;
+            sock_extended_err ee;
+            std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+            if (ee.ee_origin != SO_EE_ORIGIN_ICMP && ee.ee_origin != SO_EE_ORIGIN_ICMP6) continue;
+            IcmpError error;
+            if (!from_sockaddr(reinterpret_cast<const sockaddr*>(&name), error.peer)) continue;
+            error.type = ee.ee_type;
+            error.code = ee.ee_code;
+            error.info = ee.ee_info;
+            sink_.on_icmp_error(tag_, error);
+        }
+    }
 }
 
 void UdpPort::do_wait() {
@@ -55,11 +98,17 @@ void UdpPort::drain() {
                            static_cast<unsigned>(batch_size), MSG_DONTWAIT, nullptr);
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                // With IP_RECVERR the ICMP error also sits in the error queue; read it there,
+                // or the socket would stay in the error state and wake us forever.
+                if (icmp_errors_) drain_errors();
                 // ICMP-reported errors (ECONNREFUSED) surface here on Linux; they concern a
                 // previous send and must not stop the reader; each one still spends budget.
                 ++drained;
                 continue;
             }
+            // Woken with nothing to read: readiness came from a queued error (EPOLLERR stays
+            // set while the error queue is not empty), so empty it.
+            if (icmp_errors_ && drained == 0) drain_errors();
             break;
         }
         std::size_t count = 0;

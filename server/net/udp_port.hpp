@@ -29,9 +29,19 @@ struct OutgoingDatagram {
 
 /// Receives batches from a UdpPort. Called on the port's io_context thread; the spans are valid
 /// only during the call.
+/// An ICMP error the kernel reported for a datagram this socket sent (IP_RECVERR).
+struct IcmpError {
+    proto::TransportAddress peer; ///< destination of the datagram that caused it
+    std::uint8_t type = 0;        ///< ICMP or ICMPv6 type
+    std::uint8_t code = 0;
+    std::uint32_t info = 0; ///< e.g. the next-hop MTU for "fragmentation needed"
+};
+
 class DatagramSink {
 public:
     virtual void on_datagrams(std::uint32_t tag, std::span<const ReceivedDatagram> batch) = 0;
+    /// ICMP errors, only for ports with enable_icmp_errors(); ignored by default.
+    virtual void on_icmp_error(std::uint32_t /*tag*/, const IcmpError& /*error*/) {}
 
 protected:
     ~DatagramSink() = default;
@@ -66,6 +76,9 @@ public:
 
     void start();
     void close();
+    /// Asks the kernel to queue ICMP errors for this socket (IP_RECVERR / IPV6_RECVERR); they
+    /// reach the sink's on_icmp_error. Used on relay sockets (RFC 8656 §11).
+    void enable_icmp_errors() noexcept;
     /// Sends with sendmmsg; returns how many datagrams the kernel did not take (dropped).
     std::size_t send(std::span<const OutgoingDatagram> datagrams) noexcept;
 
@@ -74,12 +87,14 @@ public:
 private:
     void do_wait();
     void drain();
+    void drain_errors() noexcept;
 
     boost::asio::ip::udp::socket socket_;
     proto::TransportAddress local_;
     std::uint32_t tag_;
     DatagramSink& sink_;
     ReceiveBatch& batch_;
+    bool icmp_errors_ = false;
 };
 
 } // namespace traverse::net

@@ -445,6 +445,43 @@ void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAdd
     stats::add(counters_.relayed_to_client_bytes, data.size());
 }
 
+void Engine::on_peer_icmp(Time now, RelayId relay, const proto::TransportAddress& peer,
+                          std::uint8_t type, std::uint8_t code, std::uint32_t info,
+                          Outbox& out) noexcept {
+    if (relay >= by_relay_.size() || !by_relay_[relay]) return;
+    Allocation& allocation = *by_relay_[relay];
+    // RFC 8656 §11.1: only peers the client may hear from; the error is about a datagram the
+    // client asked us to send, so the permission exists unless it just expired.
+    if (!allocation.has_permission(peer, now)) return;
+    auto space = out.prepare();
+    if (space.empty()) return;
+    // RFC 8656 §18.13: ICMP attribute = 9 reserved bits, 7-bit type, 8-bit code, 32-bit error
+    // data (the MTU for "fragmentation needed" / "packet too big", else zero).
+    const bool mtu = (peer.family == proto::Family::ipv4 && type == 3 && code == 4) ||
+                     (peer.family == proto::Family::ipv6 && type == 2);
+    const std::uint32_t error_data = mtu ? info : 0;
+    const std::array<std::byte, 8> icmp = {std::byte{0},
+                                           static_cast<std::byte>(type & 0x7F),
+                                           static_cast<std::byte>(code),
+                                           std::byte{0},
+                                           static_cast<std::byte>(error_data >> 24),
+                                           static_cast<std::byte>(error_data >> 16),
+                                           static_cast<std::byte>(error_data >> 8),
+                                           static_cast<std::byte>(error_data)};
+    proto::TransactionId id{};
+    std::memcpy(id.data(), &relay, sizeof relay);
+    std::memcpy(id.data() + 4, &indication_counter_, sizeof indication_counter_);
+    ++indication_counter_;
+    proto::MessageBuilder b(space);
+    b.start(proto::make_type(proto::Method::data, proto::MessageClass::indication), id);
+    b.add_xor_address(proto::AttrType::xor_peer_address, peer);
+    b.add_raw(proto::AttrType::icmp, icmp);
+    auto wire = b.finish();
+    if (!wire) return;
+    out.commit(client_via(allocation.five_tuple), allocation.five_tuple.client, wire->size());
+    stats::add(counters_.icmp_relayed);
+}
+
 void Engine::on_tick(Time now) noexcept {
     std::vector<Allocation*> expired;
     for (auto& [tuple, a] : allocations_) {

@@ -102,6 +102,12 @@ public:
     void on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
                           std::span<const std::byte> data, Outbox& out) noexcept;
 
+    /// The kernel reported an ICMP error for a datagram relay `relay` sent to `peer`; a client
+    /// with a permission for the peer hears about it (RFC 8656 §11).
+    void on_peer_icmp(Time now, RelayId relay, const proto::TransportAddress& peer,
+                      std::uint8_t type, std::uint8_t code, std::uint32_t info,
+                      Outbox& out) noexcept;
+
     /// Expires allocations, permissions and channels; call about once a second.
     void on_tick(Time now) noexcept;
 

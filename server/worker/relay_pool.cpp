@@ -86,6 +86,7 @@ turn::RelayGrant RelayPool::adopt(net::BoundSocket socket, const RelayAddress& w
         ports_.emplace_back();
     }
     ports_[id] = std::make_unique<net::UdpPort>(io_, socket, id, sink_, batch_);
+    ports_[id]->enable_icmp_errors();
     ports_[id]->start();
     ++open_;
     turn::RelayGrant grant;

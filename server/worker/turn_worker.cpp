@@ -97,6 +97,12 @@ void TurnWorker::RelayReceiver::on_datagrams(std::uint32_t relay,
     worker.flush();
 }
 
+void TurnWorker::RelayReceiver::on_icmp_error(std::uint32_t relay, const net::IcmpError& error) {
+    worker.engine_.on_peer_icmp(turn::Clock::now(), relay, error.peer, error.type, error.code,
+                                error.info, worker.outbox_);
+    worker.flush();
+}
+
 bool TurnWorker::on_stream_frame(net::StreamConnection& connection,
                                  std::span<const std::byte> frame) {
     turn::ClientContext from;

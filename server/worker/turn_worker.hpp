@@ -55,6 +55,7 @@ private:
         explicit RelayReceiver(TurnWorker& w) : worker(w) {}
         void on_datagrams(std::uint32_t relay,
                           std::span<const net::ReceivedDatagram> batch) override;
+        void on_icmp_error(std::uint32_t relay, const net::IcmpError& error) override;
     };
 
     void on_datagrams(std::uint32_t listener,

@@ -792,3 +792,31 @@ TEST_SUITE("turn.engine") {
     }
 
 } // TEST_SUITE
+
+TEST_SUITE("turn.engine") {
+
+    TEST_CASE("ICMP errors from a permitted peer reach the client; others are dropped") {
+        Turn t;
+        Client c{t};
+        c.allocate();
+        t.out.clear();
+        t.engine->on_peer_icmp(t.now, 0, addr("203.0.113.5:9000"), 3, 3, 0, t.out);
+        CHECK(t.out.empty()); // no permission yet
+        REQUIRE(success(c.permit("203.0.113.5:9000")));
+        t.out.clear();
+        // "Fragmentation needed" carries the next-hop MTU in the error data.
+        t.engine->on_peer_icmp(t.now, 0, addr("203.0.113.5:9000"), 3, 4, 1400, t.out);
+        auto ind = t.reply();
+        CHECK(ind.type() == proto::make_type(proto::Method::data, proto::MessageClass::indication));
+        CHECK_FALSE(ind.find(AttrType::data));
+        auto icmp = ind.find(AttrType::icmp);
+        REQUIRE(icmp);
+        REQUIRE(icmp->value.size() == 8);
+        CHECK(std::to_integer<int>(icmp->value[1]) == 3);
+        CHECK(std::to_integer<int>(icmp->value[2]) == 4);
+        CHECK(std::to_integer<int>(icmp->value[6]) * 256 + std::to_integer<int>(icmp->value[7]) ==
+              1400);
+        CHECK(value(t.counters.icmp_relayed) == 1);
+    }
+
+} // TEST_SUITE
