@@ -46,8 +46,9 @@ namespace traverse::stats {
     X(relayed_to_client_bytes, "Payload bytes relayed peer->client")                               \
     X(relay_dropped_no_permission, "Datagrams dropped: no permission for the peer")                \
     X(relay_dropped_no_channel, "ChannelData dropped: channel not bound")                          \
-    X(relay_dropped_bandwidth, "Datagrams dropped by the per-allocation bandwidth cap")           \
-    X(icmp_relayed, "ICMP errors from peers reported to clients in Data indications")            \
+    X(relay_dropped_bandwidth, "Datagrams dropped by the per-allocation bandwidth cap")            \
+    X(relay_dropped_oversize, "Relayed datagrams dropped: larger than the relay's buffers")        \
+    X(icmp_relayed, "ICMP errors from peers reported to clients in Data indications")              \
     X(relay_dropped_no_allocation, "Send/ChannelData dropped: no allocation for the 5-tuple")
 
 /// One worker's counters. Single writer (its worker thread), any number of readers.

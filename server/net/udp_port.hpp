@@ -50,8 +50,10 @@ protected:
 /// Receive slots and message headers for recvmmsg, shared by every UdpPort of one thread: a
 /// drain uses them synchronously, so one set per worker serves thousands of relay sockets.
 struct ReceiveBatch {
-    static constexpr std::size_t batch_size = 32;   ///< messages per recvmmsg call
-    static constexpr std::size_t slot_bytes = 2048; ///< receive slot: MTU payload + headroom
+    static constexpr std::size_t batch_size = 32; ///< messages per recvmmsg call
+    /// Receive slot: a jumbo-frame payload plus TURN headers; larger datagrams are truncated by
+    /// the kernel and dropped.
+    static constexpr std::size_t slot_bytes = 9216;
     std::array<std::array<std::byte, slot_bytes>, batch_size> slots;
     std::array<sockaddr_storage, batch_size> names;
     std::array<iovec, batch_size> iovecs;

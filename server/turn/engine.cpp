@@ -366,7 +366,10 @@ void Engine::handle_send_indication(Time now, const ClientContext& from,
     }
     if (!within_bandwidth(allocation->to_peer, data_attr->value.size(), now)) return;
     auto space = out.prepare();
-    if (space.size() < data_attr->value.size()) return;
+    if (space.size() < data_attr->value.size()) {
+        stats::add(counters_.relay_dropped_oversize);
+        return;
+    }
     std::memcpy(space.data(), data_attr->value.data(), data_attr->value.size());
     out.commit(Via::relay(relay->id), *peer, data_attr->value.size());
     stats::add(counters_.relayed_to_peer_packets);
@@ -395,7 +398,10 @@ bool Engine::handle_channel_data(Time now, const ClientContext& from,
     }
     if (!within_bandwidth(allocation->to_peer, cd->payload.size(), now)) return true;
     auto space = out.prepare();
-    if (space.size() < cd->payload.size()) return true;
+    if (space.size() < cd->payload.size()) {
+        stats::add(counters_.relay_dropped_oversize);
+        return true;
+    }
     std::memcpy(space.data(), cd->payload.data(), cd->payload.size());
     out.commit(Via::relay(relay->id), channel->peer, cd->payload.size());
     stats::add(counters_.relayed_to_peer_packets);
@@ -419,7 +425,10 @@ void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAdd
     if (const Channel* channel = allocation.channel_by_peer(peer, now)) {
         // RFC 8656 §12.4: ChannelData; over streams padded to a multiple of four.
         size = proto::channel_data_frame_size(data.size(), stream);
-        if (size > space.size()) return;
+        if (size > space.size()) {
+            stats::add(counters_.relay_dropped_oversize);
+            return;
+        }
         proto::write_channel_data_header(space.first<4>(), channel->number,
                                          static_cast<std::uint16_t>(data.size()));
         std::memcpy(space.data() + 4, data.data(), data.size());
@@ -437,7 +446,10 @@ void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAdd
         b.add_xor_address(proto::AttrType::xor_peer_address, peer);
         b.add_raw(proto::AttrType::data, data);
         auto wire = b.finish();
-        if (!wire) return;
+        if (!wire) {
+            stats::add(counters_.relay_dropped_oversize);
+            return;
+        }
         size = wire->size();
     }
     out.commit(client_via(allocation.five_tuple), allocation.five_tuple.client, size);

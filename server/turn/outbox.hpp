@@ -38,8 +38,9 @@ public:
     /// Upper bound of messages per batch: one answer per received datagram of a 32-message
     /// recvmmsg batch, with room to spare.
     static constexpr std::size_t max_messages = 64;
-    /// Largest message the engine writes (a full-size UDP payload plus TURN headers).
-    static constexpr std::size_t max_message_bytes = 2048;
+    /// Largest message the engine writes: a receive slot's payload plus a Data indication's
+    /// headers. Larger relayed payloads are dropped and counted (relay_dropped_oversize).
+    static constexpr std::size_t max_message_bytes = 9216 + 64;
 
     /// One committed message.
     struct Entry {

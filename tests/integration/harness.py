@@ -262,6 +262,7 @@ def turn_config(
     realm: str | None = TEST_REALM,
     users: list | None = None,
     secrets: list | None = None,
+    secret_file: str | None = None,
     nonce_lifetime: str | None = None,
     relay_addresses=("127.0.0.1",),
     port_range: tuple[int, int] | None = None,
@@ -276,7 +277,8 @@ def turn_config(
     """base_config() plus auth / relay / peers / quotas sections (``realm=None``: no auth).
 
     Default users: alice (plain password) and bob (stored as the hex MD5 key of
-    bob:example.test:builder); default secrets: TEST_REST_SECRETS; default relay window: a
+    bob:example.test:builder); default secrets: TEST_REST_SECRETS (inline, unless
+    ``secret_file`` is given); default relay window: a
     random 1000-port window (relay_port_window()).
     """
     if limits is None:  # TURN clients over TCP/TLS may stay silent for a while
@@ -289,7 +291,10 @@ def turn_config(
             users = [{"name": "alice", "password": TEST_USERS["alice"]},
                      {"name": "bob", "key": md5_key("bob", realm, TEST_USERS["bob"]).hex()}]
         auth: dict = {"realm": realm, "users": users}
-        auth["secrets"] = list(TEST_REST_SECRETS if secrets is None else secrets)
+        if secret_file is not None:
+            auth["secret_file"] = secret_file
+        else:
+            auth["secrets"] = list(TEST_REST_SECRETS if secrets is None else secrets)
         if nonce_lifetime is not None:
             auth["nonce_lifetime"] = nonce_lifetime
         cfg["auth"] = auth

@@ -347,11 +347,55 @@ class RestCredentials(TurnCase):
         c = self.client(username, servers[1]["credential"])
         self.check_allocate_success(c, c.allocate())
 
+    def test_cli_host_ports_and_secret_file(self):
+        udp = self.server.addr("udp")
+        path = f"{self.tmp.name}/cli-secret"
+        with open(path, "w", encoding="ascii") as f:
+            f.write("rest-secret-old\n")
+        res = h.run_cli(["cred", "--user", "erin", "--secret-file", path, "--ttl", "10m",
+                         "--host", "127.0.0.1", "--port", str(udp[1]), "--tls-port", "5350",
+                         "--json"])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        doc = json.loads(res.stdout)
+        self.assertEqual(doc["ttl"], 600)
+        stun, turn = doc["iceServers"]
+        self.assertEqual(stun["urls"], [f"stun:127.0.0.1:{udp[1]}"])
+        self.assertEqual(turn["urls"], [f"turn:127.0.0.1:{udp[1]}?transport=udp",
+                                        f"turn:127.0.0.1:{udp[1]}?transport=tcp",
+                                        "turns:127.0.0.1:5350?transport=tcp"])
+        expiry = int(turn["username"].split(":")[0])
+        self.assertTrue(abs(expiry - (time.time() + 600)) <= 5, turn["username"])
+        self.assertEqual(turn["credential"], t.rest_credentials("rest-secret-old", "erin",
+                                                                expiry)[1])
+        c = t.TurnClient(t.UdpConn(udp), turn["username"], turn["credential"])
+        self.addCleanup(c.close)
+        self.check_allocate_success(c, c.allocate())
+
     def test_cli_without_user_exits_2(self):
         res = h.run_cli(["cred", "--secret", "rest-secret-new", "--ttl", "1h", "--json"])
         self.assertEqual(res.returncode, 2, res)
         self.assertEqual(res.stdout, "")
         self.assertIn("--user", res.stderr)
+
+
+class RestSecretFile(TurnCase):
+    @classmethod
+    def make_config(cls, tls_files):
+        path = f"{cls.tmp.name}/rest-secrets"
+        with open(path, "w", encoding="ascii") as f:
+            f.write("# newest first\nfile-secret-new\n\nfile-secret-old\n")
+        return turn_cfg(secret_file=path)
+
+    def test_secrets_from_file(self):
+        for secret, ok in (("file-secret-new", True), ("file-secret-old", True),
+                           ("rest-secret-new", False), ("# newest first", False)):
+            with self.subTest(secret=secret):
+                user, password = t.rest_credentials(secret, "frank", int(time.time()) + 60)
+                c = self.client(user, password)
+                if ok:
+                    self.check_allocate_success(c, c.allocate())
+                else:
+                    t.expect_error(self, c.allocate(), t.ALLOCATE, 401)
 
 
 class NoAuthSection(TurnCase):
@@ -621,7 +665,7 @@ class PermissionsAndChannels(TurnCase):
         c, a = self.allocated()
         peer = self.peer()
         c.permit(peer.addr)
-        for n in (1, 2, 3, 4, 5, 500, 1400):
+        for n in (0, 1, 2, 3, 4, 5, 500, 1400, 1472):
             payload = bytes((i * 7 + n) & 0xFF for i in range(n))
             with self.subTest(size=n):
                 self.round_trip_indication(c, a.relay, peer, payload, payload[::-1])

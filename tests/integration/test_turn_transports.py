@@ -146,6 +146,31 @@ class RoundTrips(TurnServerCase):
                 self.assertEqual(c.recv_data(), ("channel", 0x4001, b"chan v6 back"))
                 self.assertEqual(c.refresh_ok(0), 0)
 
+    def test_errors_over_streams(self):
+        for transport in ("tcp", "tls"):
+            with self.subTest(transport=transport):
+                c = self.client(transport=transport, fingerprint=True)
+                tid, raw = c.build(t.ALLOCATE, [t.requested_transport_attr()], auth=False)
+                resp = c.transact_raw(raw, tid)
+                t.expect_error(self, resp, t.ALLOCATE, 401)
+                self.assertTrue(resp.get(h.NONCE).startswith(t.NONCE_COOKIE))
+                self.assertTrue(resp.fingerprint_ok())
+                c.learn(resp)
+                t.expect_error(self, c.allocate(transport=t.PROTO_TCP), t.ALLOCATE, 442)
+                a = c.allocate_ok()
+                self.assertTrue(a.msg.fingerprint_ok())
+                t.expect_error(self, c.allocate(), t.ALLOCATE, 437)
+                t.expect_error(self, c.create_permission(("10.0.0.1", 9)),
+                               t.CREATE_PERMISSION, 403)
+                t.expect_error(self, c.channel_bind(0x5000, ("127.0.0.1", 9)),
+                               t.CHANNEL_BIND, 400)
+                c.nonce = c.nonce[:-1] + (b"A" if c.nonce[-1:] != b"A" else b"B")
+                t.expect_error(self, c.refresh(retry=False), t.REFRESH, 438)
+                self.assertEqual(c.refresh_ok(0), 0)  # request() follows the 438
+                t.expect_error(self, c.refresh(), t.REFRESH, 437)
+                self.assertEqual(c.stray, [])
+                self.assertEqual(c.inbox, [])
+
     def split_writes(self, transport: str):
         """A request and a ChannelData frame split byte by byte / across writes."""
         c = self.client(transport=transport)
