@@ -79,6 +79,26 @@ bool Engine::within_bandwidth(ByteBucket& bucket, std::size_t bytes, Time now) n
     return false;
 }
 
+bool Engine::resend_cached(const CachedResponse& cached, const ClientContext& from,
+                           const proto::MessageView& request, Outbox& out) noexcept {
+    if (cached.bytes.empty() || cached.transaction_id != request.transaction_id()) return false;
+    auto space = out.prepare();
+    if (space.size() >= cached.bytes.size()) {
+        std::memcpy(space.data(), cached.bytes.data(), cached.bytes.size());
+        out.commit(reply_via(from), from.client, cached.bytes.size());
+    }
+    return true;
+}
+
+proto::TransactionId Engine::next_indication_id(RelayId relay) noexcept {
+    // Indications need no unpredictable id (nothing answers them); distinct ones help captures.
+    proto::TransactionId id{};
+    std::memcpy(id.data(), &relay, sizeof relay);
+    std::memcpy(id.data() + 4, &indication_counter_, sizeof indication_counter_);
+    ++indication_counter_;
+    return id;
+}
+
 Allocation* Engine::find(const FiveTuple& tuple) noexcept {
     auto it = allocations_.find(tuple);
     return it == allocations_.end() ? nullptr : it->second.get();
@@ -241,28 +261,10 @@ void Engine::handle_turn_request(Time now, const ClientContext& from,
 
     // RFC 8656 §7.2/§7.3: a retransmission gets the byte-identical answer, before any other
     // check (the nonce may have gone stale in between).
-    if (allocation && allocation->last_response.transaction_id == request.transaction_id() &&
-        !allocation->last_response.bytes.empty()) {
-        auto space = out.prepare();
-        const auto& cached = allocation->last_response.bytes;
-        if (space.size() >= cached.size()) {
-            std::memcpy(space.data(), cached.data(), cached.size());
-            out.commit(reply_via(from), from.client, cached.size());
-        }
-        return;
-    }
+    if (allocation && resend_cached(allocation->last_response, from, request, out)) return;
     if (!allocation && is_method(request, proto::Method::refresh)) {
-        for (const auto& t : tombstones_) {
-            if (t.tuple == tuple && t.response.transaction_id == request.transaction_id() &&
-                !t.response.bytes.empty()) {
-                auto space = out.prepare();
-                if (space.size() >= t.response.bytes.size()) {
-                    std::memcpy(space.data(), t.response.bytes.data(), t.response.bytes.size());
-                    out.commit(reply_via(from), from.client, t.response.bytes.size());
-                }
-                return;
-            }
-        }
+        for (const auto& t : tombstones_)
+            if (t.tuple == tuple && resend_cached(t.response, from, request, out)) return;
     }
 
     // RFC 8489 §9.2.4: long-term credentials. An existing allocation pins user and key.
@@ -435,12 +437,7 @@ void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAdd
         std::memset(space.data() + 4 + data.size(), 0, size - 4 - data.size());
     } else {
         // RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA.
-        proto::TransactionId id;
-        for (auto& b : id)
-            b = std::byte{0};
-        std::memcpy(id.data(), &relay, sizeof relay);
-        std::memcpy(id.data() + 4, &indication_counter_, sizeof indication_counter_);
-        ++indication_counter_;
+        const proto::TransactionId id = next_indication_id(relay);
         proto::MessageBuilder b(space);
         b.start(proto::make_type(proto::Method::data, proto::MessageClass::indication), id);
         b.add_xor_address(proto::AttrType::xor_peer_address, peer);
@@ -480,10 +477,7 @@ void Engine::on_peer_icmp(Time now, RelayId relay, const proto::TransportAddress
                                            static_cast<std::byte>(error_data >> 16),
                                            static_cast<std::byte>(error_data >> 8),
                                            static_cast<std::byte>(error_data)};
-    proto::TransactionId id{};
-    std::memcpy(id.data(), &relay, sizeof relay);
-    std::memcpy(id.data() + 4, &indication_counter_, sizeof indication_counter_);
-    ++indication_counter_;
+    const proto::TransactionId id = next_indication_id(relay);
     proto::MessageBuilder b(space);
     b.start(proto::make_type(proto::Method::data, proto::MessageClass::indication), id);
     b.add_xor_address(proto::AttrType::xor_peer_address, peer);

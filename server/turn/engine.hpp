@@ -164,6 +164,10 @@ private:
     /// Applies the bandwidth cap to one relayed payload; false (counted) when over it.
     bool within_bandwidth(ByteBucket& bucket, std::size_t bytes, Time now) noexcept;
     Allocation* find(const FiveTuple& tuple) noexcept;
+    /// Queues `cached` again if it answers this request's transaction; false otherwise.
+    bool resend_cached(const CachedResponse& cached, const ClientContext& from,
+                       const proto::MessageView& request, Outbox& out) noexcept;
+    proto::TransactionId next_indication_id(RelayId relay) noexcept;
     void destroy(Allocation& allocation) noexcept;
     std::chrono::seconds clamp_lifetime(std::optional<std::uint32_t> requested) const noexcept;
 
