@@ -125,8 +125,13 @@ private:
             // Idle check: re-arm for the remaining time instead of resetting the timer on every
             // read, so the read path never touches the timer queue.
             auto idle_for = std::chrono::steady_clock::now() - self->last_activity_;
-            if (idle_for >= self->limits_.idle_timeout) {
+            if (idle_for >= self->limits_.idle_timeout && self->sink_.may_close_idle(*self)) {
                 self->close(CloseReason::idle);
+                return;
+            }
+            if (idle_for >= self->limits_.idle_timeout) {
+                // Kept open by its allocation: look again after another idle period.
+                self->arm_timer(self->limits_.idle_timeout, false);
                 return;
             }
             self->arm_timer(std::chrono::duration_cast<std::chrono::seconds>(

@@ -71,6 +71,9 @@ public:
                                  std::span<const std::byte> frame) = 0;
     virtual void on_stream_opened(StreamConnection& connection) = 0;
     virtual void on_stream_closed(StreamConnection& connection, CloseReason reason) = 0;
+    /// The connection has been idle for the idle timeout: true closes it. A TURN connection that
+    /// carries an allocation stays open (RFC 8656 §3.1: the allocation lives with it).
+    virtual bool may_close_idle(StreamConnection& connection) = 0;
     /// A connection was refused at accept by the limits.
     virtual void on_stream_refused(const proto::TransportAddress& remote) = 0;
 

@@ -112,6 +112,10 @@ public:
     void on_tick(Time now) noexcept;
 
     const std::vector<ListenerInfo>& listeners() const noexcept { return listeners_; }
+    /// True when the client's 5-tuple holds an allocation.
+    bool has_allocation(const ClientContext& from) const noexcept {
+        return allocations_.contains(FiveTuple{from.client, from.listener, from.connection});
+    }
     std::size_t allocation_count() const noexcept { return allocations_.size(); }
 
     /// Replaces the peer filter (reload); applies to later requests and packets.

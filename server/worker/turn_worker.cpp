@@ -89,6 +89,14 @@ void TurnWorker::on_datagrams(std::uint32_t listener,
     flush();
 }
 
+turn::ClientContext TurnWorker::context_of(const net::StreamConnection& connection) {
+    turn::ClientContext from;
+    from.listener = connection.listener();
+    from.connection = connection.id();
+    from.client = connection.remote();
+    return from;
+}
+
 void TurnWorker::RelayReceiver::on_datagrams(std::uint32_t relay,
                                              std::span<const net::ReceivedDatagram> batch) {
     const auto now = turn::Clock::now();
@@ -105,10 +113,7 @@ void TurnWorker::RelayReceiver::on_icmp_error(std::uint32_t relay, const net::Ic
 
 bool TurnWorker::on_stream_frame(net::StreamConnection& connection,
                                  std::span<const std::byte> frame) {
-    turn::ClientContext from;
-    from.listener = connection.listener();
-    from.connection = connection.id();
-    from.client = connection.remote();
+    const turn::ClientContext from = context_of(connection);
     bool keep = engine_.on_stream_frame(turn::Clock::now(), from, frame, outbox_);
     flush();
     return keep;
@@ -121,10 +126,7 @@ void TurnWorker::on_stream_opened(net::StreamConnection& connection) {
 
 void TurnWorker::on_stream_closed(net::StreamConnection& connection, net::CloseReason reason) {
     connections_.erase(connection.id());
-    turn::ClientContext from;
-    from.listener = connection.listener();
-    from.connection = connection.id();
-    from.client = connection.remote();
+    const turn::ClientContext from = context_of(connection);
     engine_.on_stream_closed(turn::Clock::now(), from);
     switch (reason) {
     case net::CloseReason::garbage:
@@ -139,6 +141,11 @@ void TurnWorker::on_stream_closed(net::StreamConnection& connection, net::CloseR
     default:
         break;
     }
+}
+
+bool TurnWorker::may_close_idle(net::StreamConnection& connection) {
+    const turn::ClientContext from = context_of(connection);
+    return !engine_.has_allocation(from);
 }
 
 void TurnWorker::on_stream_refused(const proto::TransportAddress& /*remote*/) {

@@ -65,7 +65,9 @@ private:
     void on_stream_opened(net::StreamConnection& connection) override;
     void on_stream_closed(net::StreamConnection& connection, net::CloseReason reason) override;
     void on_stream_refused(const proto::TransportAddress& remote) override;
+    bool may_close_idle(net::StreamConnection& connection) override;
 
+    static turn::ClientContext context_of(const net::StreamConnection& connection);
     void flush();
     void close_all();
     void schedule_tick();

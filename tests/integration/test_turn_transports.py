@@ -279,5 +279,39 @@ class ConnectionCloseFreesAllocation(TurnServerCase):
             self.assertEqual(o.refresh_ok(0), 0)
 
 
+class IdleTimeoutSparesAllocations(TurnServerCase):
+    """limits.idle_timeout closes quiet connections, but not one that carries an allocation:
+    over TCP/TLS the allocation lives exactly as long as its connection (RFC 8656 section 3.1),
+    and a WebRTC data channel may stay silent for minutes between Refreshes."""
+
+    tls = True
+
+    @classmethod
+    def make_config(cls, tls_files):
+        return h.turn_config(listen=listeners(False), tls_files=tls_files,
+                             limits={"max_connections": 64, "max_connections_per_ip": 64,
+                                     "idle_timeout": "1s", "tls_handshake_timeout": "2s"})
+
+    def quiet_allocation_survives(self, transport: str):
+        with_allocation = self.client(transport=transport)
+        a = with_allocation.allocate_ok()
+        peer = self.peer()
+        with_allocation.permit(peer.addr)
+        without = self.client(transport=transport)
+        # Idle checks run every idle_timeout (1 s): after 3.5 s both had at least two chances.
+        time.sleep(3.5)
+        self.assertTrue(without.conn.closed_by_server(),
+                        "a quiet connection without an allocation stayed open")
+        peer.send(b"still here", a.relay)
+        self.assertEqual(with_allocation.recv_data(), ("data", peer.addr, b"still here"))
+        self.assertEqual(with_allocation.refresh_ok(0), 0)
+
+    def test_tcp(self):
+        self.quiet_allocation_survives("tcp")
+
+    def test_tls(self):
+        self.quiet_allocation_survives("tls")
+
+
 if __name__ == "__main__":
     unittest.main()

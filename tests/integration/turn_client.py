@@ -262,6 +262,17 @@ class StreamConn:
             return head + body
         return head + h.recv_exact(self.sock, h.HEADER_LEN - 4 + length)
 
+    def closed_by_server(self, wait: float = 0.2) -> bool:
+        """True when the server has closed the connection (EOF or reset seen within ``wait``);
+        False when it is still open and silent. Consumes nothing the server did not send."""
+        self.sock.settimeout(wait)
+        try:
+            return self.sock.recv(1) == b""
+        except (socket.timeout, ssl.SSLWantReadError):
+            return False
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return True
+
     def close(self) -> None:
         """Close (TLS: close_notify first); idempotent."""
         if self.sock.fileno() < 0:
