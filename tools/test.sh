@@ -21,7 +21,7 @@ if [ "${TRAVERSE_SKIP_SANITIZERS:-0}" != 1 ]; then
         -DTRAVERSE_SANITIZE=address,undefined -DTRAVERSE_WARNINGS_AS_ERRORS=ON >/dev/null
     # Only the unit-test binaries: the sanitized server build is the hardening issue's job.
     cmake --build "$root/build-asan" --parallel "$(nproc)" --target \
-        traverse_proto_tests traverse_config_tests traverse_turn_tests
+        traverse_proto_tests traverse_config_tests traverse_turn_tests traverse_signaling_tests
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir "$root/build-asan" --output-on-failure -L unit -j2
 fi

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+// Hub: message validation and dispatch, matchmaking, rooms, relaying with a server-set sender.
+#include "server/signaling/hub.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace traverse::signaling {
+
+using json = nlohmann::json;
+
+namespace {
+
+/// Room names: 1..max characters of [A-Za-z0-9_.-]; random rooms use a '~' prefix, so a name
+/// can never reach one.
+bool valid_room_name(std::string_view name, std::size_t max) {
+    if (name.empty() || name.size() > max) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-' || c == '.';
+    });
+}
+
+std::string dump(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+} // namespace
+
+Hub::Hub(HubOptions options, std::uint64_t random_seed) : options_(options) {
+    if (random_seed == 0)
+        random_seed = std::random_device{}() * 0x9E3779B97F4A7C15ull ^ std::random_device{}();
+    random_.seed(random_seed);
+}
+
+std::string Hub::new_id(std::string_view prefix) {
+    static constexpr char alphabet[] = "abcdefghijkmnopqrstuvwxyz23456789";
+    std::string id(prefix);
+    for (int i = 0; i < 12; ++i)
+        id += alphabet[random_() % (sizeof alphabet - 1)];
+    return id;
+}
+
+std::string Hub::error_frame(std::string_view code, std::string_view message) {
+    return dump(json{{"type", "error"}, {"code", code}, {"message", message}});
+}
+
+void Hub::send(Outbox& out, const PeerId& to, std::string frame) {
+    out.push_back(Outgoing{to, std::make_shared<const std::string>(std::move(frame))});
+}
+
+void Hub::send_error(Outbox& out, const PeerId& to, std::string_view code,
+                     std::string_view message) {
+    send(out, to, error_frame(code, message));
+}
+
+PeerId Hub::connect(Time now) {
+    PeerId id;
+    do {
+        id = new_id("p-");
+    } while (users_.contains(id));
+    User u;
+    u.tokens = options_.message_burst;
+    u.refilled = now;
+    users_.emplace(id, u);
+    return id;
+}
+
+void Hub::disconnect(const PeerId& peer, Outbox& out) {
+    auto it = users_.find(peer);
+    if (it == users_.end()) return;
+    dequeue(peer, it->second);
+    leave_room(peer, it->second, out);
+    users_.erase(it);
+}
+
+std::optional<std::string> Hub::room_of(const PeerId& peer) const {
+    auto it = users_.find(peer);
+    if (it == users_.end() || it->second.room.empty()) return std::nullopt;
+    return it->second.room;
+}
+
+bool Hub::take_token(User& user, Time now) {
+    const double elapsed = std::chrono::duration<double>(now - user.refilled).count();
+    user.tokens =
+        std::min(options_.message_burst, user.tokens + elapsed * options_.messages_per_second);
+    user.refilled = now;
+    if (user.tokens < 1) return false;
+    user.tokens -= 1;
+    return true;
+}
+
+void Hub::on_message(Time now, const PeerId& peer, std::string_view frame, Outbox& out) {
+    auto it = users_.find(peer);
+    if (it == users_.end()) return;
+    User& user = it->second;
+    if (!take_token(user, now)) {
+        send_error(out, peer, errors::rate_limited, "too many messages; slow down");
+        return;
+    }
+    if (frame.size() > options_.max_frame_bytes) {
+        send_error(out, peer, errors::too_large,
+                   "message larger than " + std::to_string(options_.max_frame_bytes) + " bytes");
+        return;
+    }
+    json message = json::parse(frame, nullptr, /*allow_exceptions=*/false);
+    if (message.is_discarded()) {
+        send_error(out, peer, errors::bad_json, "the message is not valid JSON");
+        return;
+    }
+    if (!message.is_object() || !message.contains("type") || !message["type"].is_string()) {
+        send_error(out, peer, errors::bad_message, "a message is a JSON object with a \"type\"");
+        return;
+    }
+    const std::string type = message["type"].get<std::string>();
+    if (type == "queue" || type == "next") {
+        handle_queue(peer, user, out);
+    } else if (type == "join") {
+        auto room = message.find("room");
+        if (room == message.end() || !room->is_string()) {
+            send_error(out, peer, errors::bad_message, "join needs a \"room\" string");
+            return;
+        }
+        handle_join(peer, user, room->get<std::string>(), out);
+    } else if (type == "leave") {
+        handle_leave(peer, user, out);
+    } else if (type == "offer" || type == "answer" || type == "candidate") {
+        handle_relay(peer, user, message, out);
+    } else {
+        send_error(out, peer, errors::unknown_type, "unknown message type \"" + type + "\"");
+    }
+}
+
+void Hub::dequeue(const PeerId& peer, User& user) {
+    if (!user.queued) return;
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), peer), queue_.end());
+    user.queued = false;
+}
+
+void Hub::leave_room(const PeerId& peer, User& user, Outbox& out) {
+    if (user.room.empty()) return;
+    auto room_it = rooms_.find(user.room);
+    user.room.clear();
+    if (room_it == rooms_.end()) return;
+    auto& members = room_it->second.members;
+    members.erase(std::remove(members.begin(), members.end(), peer), members.end());
+    auto frame = std::make_shared<const std::string>(
+        dump(json{{"type", "peer-left"}, {"room", room_it->first}, {"peer", peer}}));
+    for (const auto& m : members)
+        out.push_back(Outgoing{m, frame});
+    if (members.empty()) rooms_.erase(room_it);
+}
+
+void Hub::handle_queue(const PeerId& peer, User& user, Outbox& out) {
+    // "next" and "queue" both leave the current room first: a user is in one place at a time.
+    leave_room(peer, user, out);
+    if (user.queued) return; // already waiting: queueing twice changes nothing
+    // Pair with the longest-waiting user; the one who waited becomes the initiator.
+    while (!queue_.empty()) {
+        PeerId other = queue_.front();
+        queue_.pop_front();
+        auto other_it = users_.find(other);
+        if (other_it == users_.end()) continue;
+        other_it->second.queued = false;
+        std::string room_id;
+        do {
+            room_id = new_id("~r-");
+        } while (rooms_.contains(room_id));
+        Room room;
+        room.random = true;
+        room.members = {other, peer};
+        rooms_.emplace(room_id, std::move(room));
+        other_it->second.room = room_id;
+        user.room = room_id;
+        send(out, other,
+             dump(json{
+                 {"type", "matched"}, {"room", room_id}, {"peer", peer}, {"initiator", true}}));
+        send(out, peer,
+             dump(json{
+                 {"type", "matched"}, {"room", room_id}, {"peer", other}, {"initiator", false}}));
+        return;
+    }
+    queue_.push_back(peer);
+    user.queued = true;
+    send(out, peer, dump(json{{"type", "queued"}, {"position", queue_.size()}}));
+}
+
+void Hub::handle_join(const PeerId& peer, User& user, std::string_view name, Outbox& out) {
+    if (!valid_room_name(name, options_.max_room_name)) {
+        send_error(out, peer, errors::bad_room,
+                   "room names are 1.." + std::to_string(options_.max_room_name) +
+                       " characters of letters, digits, '-', '_' and '.'");
+        return;
+    }
+    if (user.room == name) {
+        send_error(out, peer, errors::bad_message, "already in this room");
+        return;
+    }
+    auto existing = rooms_.find(name);
+    if (existing != rooms_.end() && existing->second.members.size() >= options_.room_capacity) {
+        send_error(out, peer, errors::room_full,
+                   "the room already has " + std::to_string(options_.room_capacity) + " members");
+        return;
+    }
+    dequeue(peer, user);
+    leave_room(peer, user, out);
+    auto& room = rooms_[std::string(name)];
+    json peers = json::array();
+    for (const auto& m : room.members)
+        peers.push_back(m);
+    auto joined = std::make_shared<const std::string>(
+        dump(json{{"type", "peer-joined"}, {"room", name}, {"peer", peer}}));
+    for (const auto& m : room.members)
+        out.push_back(Outgoing{m, joined});
+    room.members.push_back(peer);
+    user.room = std::string(name);
+    send(out, peer, dump(json{{"type", "joined"}, {"room", name}, {"peers", peers}}));
+}
+
+void Hub::handle_leave(const PeerId& peer, User& user, Outbox& out) {
+    dequeue(peer, user);
+    if (user.room.empty()) {
+        send_error(out, peer, errors::not_in_room, "not in a room");
+        return;
+    }
+    leave_room(peer, user, out);
+    send(out, peer, dump(json{{"type", "left"}}));
+}
+
+void Hub::handle_relay(const PeerId& peer, User& user, const json& message, Outbox& out) {
+    const std::string type = message["type"].get<std::string>();
+    if (user.room.empty()) {
+        send_error(out, peer, errors::not_in_room, type + " needs a room: queue or join first");
+        return;
+    }
+    auto to = message.find("to");
+    if (to == message.end() || !to->is_string()) {
+        send_error(out, peer, errors::bad_message, type + " needs a \"to\" peer id");
+        return;
+    }
+    const std::string target = to->get<std::string>();
+    const auto& members = rooms_.at(user.room).members;
+    if (target == peer || std::find(members.begin(), members.end(), target) == members.end()) {
+        send_error(out, peer, errors::unknown_peer, "no peer \"" + target + "\" in your room");
+        return;
+    }
+    // Only the fields of each type are forwarded; "from" is always set by the server.
+    json forward{{"type", type}, {"from", peer}};
+    if (type == "candidate") {
+        auto c = message.find("candidate");
+        if (c == message.end() || !(c->is_object() || c->is_null())) {
+            send_error(out, peer, errors::bad_message, "candidate needs a \"candidate\" object");
+            return;
+        }
+        forward["candidate"] = *c;
+    } else {
+        auto sdp = message.find("sdp");
+        if (sdp == message.end() || !sdp->is_string()) {
+            send_error(out, peer, errors::bad_message, type + " needs an \"sdp\" string");
+            return;
+        }
+        forward["sdp"] = *sdp;
+    }
+    send(out, target, dump(forward));
+}
+
+} // namespace traverse::signaling
