@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Sets up and runs every test: unit, integration and interop suites on one build, then the unit
-# tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Sets up and runs every test: unit, integration, interop and bench-smoke suites on one build,
+# then the unit, integration and interop suites again against an ASan+UBSan build.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/tools/setup/install-deps.sh" test
@@ -14,14 +14,14 @@ echo "== all suites"
 ctest --test-dir "$root/build" --output-on-failure --timeout 300 -j2
 
 if [ "${TRAVERSE_SKIP_SANITIZERS:-0}" != 1 ]; then
-    echo "== unit tests under ASan+UBSan"
+    echo "== every suite again against an ASan+UBSan build (unit tests and the traverse binary)"
     generator=()
     command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
     cmake -S "$root" -B "$root/build-asan" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug \
         -DTRAVERSE_SANITIZE=address,undefined -DTRAVERSE_WARNINGS_AS_ERRORS=ON >/dev/null
-    # Only the unit-test binaries: the sanitized server build is the hardening issue's job.
-    cmake --build "$root/build-asan" --parallel "$(nproc)" --target \
-        traverse_proto_tests traverse_config_tests traverse_turn_tests traverse_signaling_tests
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --test-dir "$root/build-asan" --output-on-failure -L unit -j2
+    # Integration and interop suites in this tree run the sanitized traverse (ctest passes its
+    # path), so a leak or undefined behaviour in the server fails them.
+    cmake --build "$root/build-asan" --parallel "$(nproc)"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir "$root/build-asan" --output-on-failure -L 'unit|integration|interop' -j2
 fi
