@@ -16,6 +16,9 @@ bool Engine::respond(const ClientContext& from, const proto::MessageView& reques
     proto::MessageBuilder b(space);
     b.start(proto::MessageType{request.method(), cls}, request.transaction_id(), request.cookie());
     fill(b);
+    // SOFTWARE only in answers to authenticated requests: unauthenticated ones stay small.
+    if (auth && !options_.software.empty())
+        b.add_string(proto::AttrType::software, options_.software);
     if (auth) Authenticator::sign(b, *auth);
     if (request.has_fingerprint()) b.add_fingerprint();
     auto wire = b.finish();

@@ -261,6 +261,7 @@ TEST_SUITE("turn.engine") {
         CHECK(*proto::decode_xor_address(*r.find(AttrType::xor_mapped_address),
                                          r.transaction_id()) == addr("192.0.2.50:40000"));
         CHECK(*proto::decode_u32(*r.find(AttrType::lifetime)) == 600);
+        CHECK(proto::decode_string(*r.find(AttrType::software)) == "Traverse-test");
         auto k = c.key();
         CHECK(r.verify_integrity(k));
         CHECK(r.has_fingerprint());
