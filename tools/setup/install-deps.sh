@@ -11,7 +11,9 @@ want=(
 )
 if [ "${1:-build}" = "test" ]; then
     # Third-party clients the interop tests drive, and python3 for the test scripts.
-    want+=(coturn stun-client python3 python3-aioice iproute2 procps chromium)
+    want+=(coturn stun-client python3 python3-aioice python3-websocket iproute2 procps chromium)
+    # promtool and prometheus: the monitoring tests check the rules and scrape a live server.
+    want+=(prometheus)
     # Node.js and npm drive Chromium for tests/interop/webrtc. The machines ship NodeSource's
     # nodejs (with npm); Debian's npm would pull Debian's older nodejs, so only as a fallback.
     command -v node >/dev/null 2>&1 || want+=(nodejs)

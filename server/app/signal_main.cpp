@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+// Composition root of `traverse-signal`: options, the WebSocket server, signals.
+#include "config/load.hpp"
+#include "server/signaling/server.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
+
+namespace {
+
+using namespace traverse;
+
+constexpr const char* usage_text = R"(Usage: traverse-signal [OPTIONS]
+
+Traverse signaling relay: WebSocket at /ws (protocol: docs/signaling.md), GET /ice, GET /healthz.
+
+Options:
+  --listen IP:PORT            where to listen (default 127.0.0.1:8080; port 0 = any)
+  --turn-host HOST            TURN/STUN host in the ICE URLs (default 127.0.0.1)
+  --turn-port PORT            stun:/turn: port (default 3478)
+  --turns-port PORT           turns: port, 0 to leave it out (default 5349)
+  --turn-secret-file FILE     TURN REST API secret (first line); without it only STUN is offered
+  --ttl DURATION              TURN credential lifetime (default 1h)
+  --room-capacity N           members of a named room, 2..8 (default 2)
+  --origin ORIGIN             allowed Origin for /ws, repeatable (default: any)
+  -h, --help                  show this help and exit
+  -V, --version               show the version and exit
+
+Once listening it prints "listening ws <address>" and "ready" on standard output.
+SIGINT and SIGTERM stop it.
+)";
+
+int usage_error(const std::string& what) {
+    std::fprintf(stderr, "traverse-signal: %s (see --help)\n", what.c_str());
+    return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);
+    signaling::ServerOptions options;
+    std::string listen = "127.0.0.1:8080";
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "-h" || arg == "--help") {
+            std::fputs(usage_text, stdout);
+            return 0;
+        }
+        if (arg == "-V" || arg == "--version") {
+            std::printf("traverse-signal %s\n", TRAVERSE_VERSION);
+            return 0;
+        }
+        if (i + 1 >= argc) return usage_error(std::string(arg) + " needs a value");
+        std::string value = argv[++i];
+        if (arg == "--listen") {
+            listen = value;
+        } else if (arg == "--turn-host") {
+            options.ice.turn_host = value;
+        } else if (arg == "--turn-port" || arg == "--turns-port") {
+            auto port = config::parse_port(value);
+            if (!port) return usage_error(std::string(arg) + ": " + port.error);
+            (arg == "--turn-port" ? options.ice.turn_port : options.ice.turns_port) = *port.value;
+        } else if (arg == "--turn-secret-file") {
+            std::ifstream in(value);
+            std::string secret;
+            if (!in || !std::getline(in, secret) || secret.empty())
+                return usage_error("--turn-secret-file: cannot read a secret from " + value);
+            options.ice.secret = secret;
+        } else if (arg == "--ttl") {
+            auto ttl = config::parse_duration(value);
+            if (!ttl) return usage_error("--ttl: " + ttl.error);
+            options.ice.ttl = *ttl.value;
+        } else if (arg == "--room-capacity") {
+            if (value.size() != 1 || value[0] < '2' || value[0] > '8')
+                return usage_error("--room-capacity: expected 2..8, got '" + value + "'");
+            options.hub.room_capacity = static_cast<std::size_t>(value[0] - '0');
+        } else if (arg == "--origin") {
+            options.allowed_origins.push_back(value);
+        } else {
+            return usage_error("unknown option '" + std::string(arg) + "'");
+        }
+    }
+    auto spec = config::parse_listen_spec("tcp://" + listen);
+    if (!spec) return usage_error("--listen: " + spec.error);
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(spec.value->address, ec);
+    if (ec) return usage_error("--listen: bad address " + spec.value->address);
+
+    boost::asio::io_context io(1);
+    signaling::Server server(io, options);
+    boost::asio::ip::tcp::endpoint bound;
+    try {
+        bound = server.listen({address, spec.value->port});
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "traverse-signal: cannot listen on %s: %s\n", listen.c_str(),
+                     e.what());
+        return 1;
+    }
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code, int) {
+        server.stop();
+        io.stop();
+    });
+    const std::string shown = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                                      : bound.address().to_string();
+    std::printf("listening ws %s:%u\nready\n", shown.c_str(), bound.port());
+    std::fflush(stdout);
+    io.run();
+    return 0;
+}

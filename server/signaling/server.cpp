@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: Apache-2.0
+// HTTP and WebSocket sessions (Boost.Beast) around the Hub: upgrade at /ws, bounded per-session
+// send queues, Origin checks, GET /ice and GET /healthz.
+#include "server/signaling/server.hpp"
+
+#include "server/signaling/turn_credentials.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <nlohmann/json.hpp>
+
+namespace traverse::signaling {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::size_t max_http_body = 8 * 1024;
+constexpr auto http_timeout = std::chrono::seconds(15);
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+json ice_servers(const IceOptions& ice, const std::string& user) {
+    const std::string host =
+        ice.turn_host.find(':') != std::string::npos ? "[" + ice.turn_host + "]" : ice.turn_host;
+    const std::string port = std::to_string(ice.turn_port);
+    json servers = json::array();
+    servers.push_back({{"urls", json::array({"stun:" + host + ":" + port})}});
+    if (!ice.secret.empty()) {
+        auto cred = mint_turn_credential(ice.secret, user, unix_now(), ice.ttl);
+        json urls = json::array({"turn:" + host + ":" + port + "?transport=udp",
+                                 "turn:" + host + ":" + port + "?transport=tcp"});
+        if (ice.turns_port != 0)
+            urls.push_back("turns:" + host + ":" + std::to_string(ice.turns_port) +
+                           "?transport=tcp");
+        servers.push_back(
+            {{"urls", urls}, {"username", cred.username}, {"credential", cred.password}});
+    }
+    return servers;
+}
+
+} // namespace
+
+// ---- WebSocket session ----------------------------------------------------------------------
+
+/// One browser connection. Sends are queued (bounded) and written one at a time.
+class WsSession : public std::enable_shared_from_this<WsSession> {
+public:
+    WsSession(tcp::socket socket, Server& server) : ws_(std::move(socket)), server_(server) {}
+
+    const PeerId& id() const noexcept { return id_; }
+    void set_id(PeerId id) { id_ = std::move(id); }
+
+    void run(http::request<http::string_body> request) {
+        ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        // Frames a little above the hub's limit are read so the hub can answer "too-large";
+        // far larger ones end the connection.
+        ws_.read_message_max(server_.options().hub.max_frame_bytes * 2);
+        ws_.async_accept(request, [self = shared_from_this()](beast::error_code ec) {
+            if (ec) return;
+            self->server_.on_open(self);
+            self->do_read();
+        });
+    }
+
+    void send(std::shared_ptr<const std::string> frame) {
+        if (closed_) return;
+        if (queue_.size() >= server_.options().max_queued_frames ||
+            queued_bytes_ + frame->size() > server_.options().max_queued_bytes) {
+            // A reader this slow would make us buffer without bound: cut it off (1013).
+            close(websocket::close_code::try_again_later);
+            return;
+        }
+        queued_bytes_ += frame->size();
+        queue_.push_back(std::move(frame));
+        if (queue_.size() == 1) do_write();
+    }
+
+    void close(websocket::close_code code) {
+        if (closed_) return;
+        closed_ = true;
+        ws_.async_close(code, [self = shared_from_this()](beast::error_code) {});
+    }
+
+private:
+    void do_read() {
+        ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            self->on_read(ec);
+        });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec) {
+            finish();
+            return;
+        }
+        if (ws_.got_text()) {
+            auto data = buffer_.cdata();
+            server_.on_frame(*this,
+                             std::string_view(static_cast<const char*>(data.data()), data.size()));
+        } else {
+            server_.on_frame(*this, std::string_view("binary frame"));
+        }
+        buffer_.consume(buffer_.size());
+        do_read();
+    }
+
+    void do_write() {
+        ws_.text(true);
+        ws_.async_write(
+            asio::buffer(*queue_.front()),
+            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+    }
+
+    void on_write(beast::error_code ec) {
+        if (ec) {
+            finish();
+            return;
+        }
+        queued_bytes_ -= queue_.front()->size();
+        queue_.pop_front();
+        if (!queue_.empty() && !closed_) do_write();
+    }
+
+    void finish() {
+        if (finished_) return;
+        finished_ = true;
+        closed_ = true;
+        server_.on_close(*this);
+    }
+
+    websocket::stream<beast::tcp_stream> ws_;
+    Server& server_;
+    beast::flat_buffer buffer_;
+    PeerId id_;
+    std::deque<std::shared_ptr<const std::string>> queue_;
+    std::size_t queued_bytes_ = 0;
+    bool closed_ = false;
+    bool finished_ = false;
+};
+
+// ---- HTTP session ---------------------------------------------------------------------------
+
+/// Reads HTTP requests: upgrades /ws to a WebSocket session, answers /ice and /healthz.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+public:
+    HttpSession(tcp::socket socket, Server& server) : stream_(std::move(socket)), server_(server) {}
+
+    void run() { do_read(); }
+
+private:
+    void do_read() {
+        parser_.emplace();
+        parser_->body_limit(max_http_body);
+        stream_.expires_after(http_timeout);
+        http::async_read(
+            stream_, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec) return; // closed, timed out or malformed: drop the connection
+        auto request = parser_->release();
+        if (websocket::is_upgrade(request)) {
+            auto origin = request[http::field::origin];
+            if (request.target() != "/ws" ||
+                !server_.origin_allowed(std::string_view(origin.data(), origin.size()))) {
+                respond(request, http::status::forbidden, "text/plain",
+                        "WebSocket upgrade refused: wrong path or Origin not allowed\n");
+                return;
+            }
+            stream_.expires_never();
+            std::make_shared<WsSession>(stream_.release_socket(), server_)->run(std::move(request));
+            return;
+        }
+        if (request.method() != http::verb::get) {
+            respond(request, http::status::method_not_allowed, "text/plain", "GET only\n");
+        } else if (request.target() == "/healthz") {
+            respond(request, http::status::ok, "text/plain", "ok\n");
+        } else if (request.target() == "/ice") {
+            respond(request, http::status::ok, "application/json",
+                    server_.ice_json("anonymous") + "\n");
+        } else {
+            respond(request, http::status::not_found, "text/plain", "not found\n");
+        }
+    }
+
+    void respond(const http::request<http::string_body>& request, http::status status,
+                 std::string_view type, std::string body) {
+        auto response =
+            std::make_shared<http::response<http::string_body>>(status, request.version());
+        response->set(http::field::server, "traverse-signal");
+        response->set(http::field::content_type, type);
+        response->set(http::field::cache_control, "no-store");
+        response->keep_alive(request.keep_alive());
+        response->body() = std::move(body);
+        response->prepare_payload();
+        http::async_write(stream_, *response,
+                          [self = shared_from_this(), response](beast::error_code ec, std::size_t) {
+                              if (ec || !response->keep_alive()) {
+                                  beast::error_code ignored;
+                                  self->stream_.socket().shutdown(tcp::socket::shutdown_send,
+                                                                  ignored);
+                                  return;
+                              }
+                              self->do_read();
+                          });
+    }
+
+    beast::tcp_stream stream_;
+    Server& server_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+// ---- Server ---------------------------------------------------------------------------------
+
+Server::Server(asio::io_context& io, ServerOptions options)
+    : io_(io), options_(std::move(options)), acceptor_(io), hub_(options_.hub) {}
+
+tcp::endpoint Server::listen(const tcp::endpoint& at) {
+    acceptor_.open(at.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(at);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    do_accept();
+    return acceptor_.local_endpoint();
+}
+
+void Server::stop() {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    for (auto& [id, weak] : sessions_)
+        if (auto s = weak.lock()) s->close(websocket::close_code::going_away);
+}
+
+void Server::do_accept() {
+    acceptor_.async_accept(io_, [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+        if (!ec) std::make_shared<HttpSession>(std::move(socket), *this)->run();
+        do_accept();
+    });
+}
+
+bool Server::origin_allowed(std::string_view origin) const {
+    if (options_.allowed_origins.empty()) return true;
+    for (const auto& allowed : options_.allowed_origins)
+        if (allowed == origin) return true;
+    return false;
+}
+
+std::string Server::ice_json(const std::string& user) const {
+    return json{{"iceServers", ice_servers(options_.ice, user)}, {"ttl", options_.ice.ttl.count()}}
+        .dump();
+}
+
+void Server::on_open(const std::shared_ptr<WsSession>& session) {
+    PeerId id = hub_.connect(Clock::now());
+    session->set_id(id);
+    sessions_[id] = session;
+    json welcome{{"type", "welcome"},
+                 {"id", id},
+                 {"iceServers", ice_servers(options_.ice, id)},
+                 {"ttl", options_.ice.ttl.count()}};
+    session->send(std::make_shared<const std::string>(welcome.dump()));
+}
+
+void Server::on_frame(WsSession& session, std::string_view frame) {
+    if (session.id().empty()) return;
+    Outbox out;
+    hub_.on_message(Clock::now(), session.id(), frame, out);
+    deliver(out);
+}
+
+void Server::on_close(WsSession& session) {
+    if (session.id().empty()) return;
+    Outbox out;
+    hub_.disconnect(session.id(), out);
+    sessions_.erase(session.id());
+    deliver(out);
+}
+
+void Server::deliver(Outbox& out) {
+    for (auto& o : out) {
+        auto it = sessions_.find(o.to);
+        if (it == sessions_.end()) continue;
+        if (auto s = it->second.lock()) s->send(std::move(o.frame));
+    }
+}
+
+} // namespace traverse::signaling

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// traverse-signal's network side: HTTP (GET /ice, /healthz) and WebSocket sessions at /ws that
+// carry frames between browsers and the sans-IO Hub.
+#pragma once
+
+#include "server/signaling/hub.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace traverse::signaling {
+
+/// What the relay tells browsers about the TURN server, and how it mints credentials.
+struct IceOptions {
+    std::string turn_host = "127.0.0.1"; ///< host or IP literal in the URLs
+    std::uint16_t turn_port = 3478;      ///< stun: and turn: (UDP and TCP)
+    std::uint16_t turns_port = 5349;     ///< turns: (TLS); 0 leaves it out
+    std::string secret;                  ///< TURN REST API shared secret; empty: STUN only
+    std::chrono::seconds ttl{3600};      ///< credential lifetime
+};
+
+/// Server settings.
+struct ServerOptions {
+    HubOptions hub;
+    IceOptions ice;
+    std::vector<std::string> allowed_origins; ///< empty: any Origin may open /ws
+    std::size_t max_queued_frames = 256;      ///< per session; a slower reader is disconnected
+    std::size_t max_queued_bytes = 1 << 20;   ///< per session
+};
+
+class WsSession;
+
+/// Accepts connections and owns the Hub. Single-threaded: everything runs on one io_context,
+/// so the Hub needs no lock (a mesh of browsers exchanging SDP is far from CPU-bound).
+class Server {
+public:
+    Server(boost::asio::io_context& io, ServerOptions options);
+    /// Binds and starts accepting; returns the bound endpoint.
+    boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& at);
+    void stop();
+
+    /// The ICE configuration JSON for a new peer (fresh credentials).
+    std::string ice_json(const std::string& user) const;
+    /// Frames from a session; called on the io_context.
+    void on_open(const std::shared_ptr<WsSession>& session);
+    void on_frame(WsSession& session, std::string_view frame);
+    void on_close(WsSession& session);
+    const ServerOptions& options() const noexcept { return options_; }
+    bool origin_allowed(std::string_view origin) const;
+    std::size_t sessions() const noexcept { return sessions_.size(); }
+
+private:
+    void do_accept();
+    void deliver(Outbox& out);
+
+    boost::asio::io_context& io_;
+    ServerOptions options_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    Hub hub_;
+    std::unordered_map<PeerId, std::weak_ptr<WsSession>> sessions_;
+};
+
+} // namespace traverse::signaling
