@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Sets up (Debian packages, build, dev certificate) and runs traverse on config/traverse.yaml:
-# STUN on udp/tcp 127.0.0.1:3478 and [::1]:3478, TLS on 5349. Extra arguments go to traverse.
+# Sets up (Debian packages, build, dev certificate and REST secret) and runs both servers on
+# localhost: traverse on config/traverse.yaml (STUN/TURN on udp/tcp 127.0.0.1:3478 and
+# [::1]:3478, TLS on 5349) and traverse-signal on 127.0.0.1:8080 (WebSocket /ws, GET /ice).
+# Extra arguments go to traverse. Ctrl-C stops both.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/tools/setup/install-deps.sh" build
 "$root/tools/build.sh"
 "$root/tools/gen-dev-files.sh"
-exec "$root/build/server/app/traverse" --config "$root/config/traverse.yaml" "$@"
+"$root/build/server/app/traverse-signal" --listen 127.0.0.1:8080 \
+    --turn-secret-file "$root/config/dev/rest-secret" &
+signal_pid=$!
+trap 'kill "$signal_pid" 2>/dev/null || true' EXIT
+"$root/build/server/app/traverse" --config "$root/config/traverse.yaml" "$@"
