@@ -3,6 +3,7 @@
 // send queues, Origin checks, GET /ice and GET /healthz.
 #include "server/signaling/server.hpp"
 
+#include "server/signaling/demo_page.hpp"
 #include "server/signaling/turn_credentials.hpp"
 
 #include <boost/beast/core.hpp>
@@ -184,11 +185,19 @@ private:
             std::make_shared<WsSession>(stream_.release_socket(), server_)->run(std::move(request));
             return;
         }
+        // The path without its query string ("/?auto=queue" is the demo page).
+        const auto target = request.target();
+        const std::string_view path(target.data(), target.find('?') == std::string_view::npos
+                                                       ? target.size()
+                                                       : target.find('?'));
         if (request.method() != http::verb::get) {
             respond(request, http::status::method_not_allowed, "text/plain", "GET only\n");
-        } else if (request.target() == "/healthz") {
+        } else if (path == "/" || path == "/index.html") {
+            respond(request, http::status::ok, "text/html; charset=utf-8",
+                    std::string(demo_page()));
+        } else if (path == "/healthz") {
             respond(request, http::status::ok, "text/plain", "ok\n");
-        } else if (request.target() == "/ice") {
+        } else if (path == "/ice") {
             respond(request, http::status::ok, "application/json",
                     server_.ice_json("anonymous") + "\n");
         } else {

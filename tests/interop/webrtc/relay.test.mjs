@@ -22,24 +22,22 @@
 // 127.0.0.1/32 is an allowed peer, and Chromium's host resolver is mapped to NOTFOUND for
 // everything but the TURN host so it never looks anything up.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = path.resolve(HERE, '..', '..', '..');
+import {
+  CHROMIUM_ARGS, HERE, HOST, REPO_ROOT, checkExecutable, finalStats, loadPlaywright, makeCert,
+  startServer, stopServer,
+} from './lib.mjs';
+
 const TRAVERSE_BIN =
   process.env.TRAVERSE_BIN || path.join(REPO_ROOT, 'build', 'server', 'app', 'traverse');
 const CHROMIUM_BIN = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const HOST = '127.0.0.1';
-const STARTUP_TIMEOUT_MS = 10_000;
 const VARIANT_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 10_000;
 // The server's log level; 'debug' shows each TURN request Chromium sends.
 const LOG_LEVEL = /^(trace|debug|info)$/.test(process.env.WEBRTC_LOG_LEVEL || '')
   ? process.env.WEBRTC_LOG_LEVEL : 'info';
@@ -50,37 +48,8 @@ const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${
 // ------------------------------------------------------------------------------------------
 // Prerequisites: fail with a clear message rather than a stack trace.
 
-async function loadPlaywright() {
-  try {
-    return await import('playwright-core');
-  } catch (e) {
-    throw new Error(
-      `playwright-core is not installed: run \`npm ci\` in ${HERE} (${e.code || e.message})`);
-  }
-}
-
-function checkExecutable(file, what) {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-  } catch {
-    throw new Error(`${what} not found or not executable: ${file}`);
-  }
-}
-
 // ------------------------------------------------------------------------------------------
 // Server setup
-
-function makeCert(dir) {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout', key, '-out', cert,
-  ], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 20_000 });
-  return { cert, key };
-}
 
 function writeConfig(dir, { cert, key }, secret) {
   const low = 40000 + randomInt(0, 20) * 1000; // a 1000-port window inside 40000-59999
@@ -105,92 +74,6 @@ function writeConfig(dir, { cert, key }, secret) {
   const file = path.join(dir, 'traverse.yaml');
   fs.writeFileSync(file, yaml);
   return file;
-}
-
-// Starts the server and resolves once it printed "ready", with the listening ports.
-function startServer(configFile, stderrFile) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(TRAVERSE_BIN, ['--config', configFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const stderrChunks = [];
-    const stderrOut = fs.createWriteStream(stderrFile);
-    proc.stderr.on('data', (chunk) => {
-      stderrChunks.push(chunk);
-      stderrOut.write(chunk);
-    });
-    const exited = new Promise((res) => {
-      proc.on('exit', (code, signal) => {
-        stderrOut.end();
-        res({ code, signal });
-      });
-    });
-    const server = {
-      proc,
-      exited,
-      ports: {},
-      stdout: [],
-      stderr: () => Buffer.concat(stderrChunks).toString('utf8'),
-    };
-    let settled = false;
-    const fail = (msg) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      proc.kill('SIGKILL');
-      reject(new Error(`${msg}\n--- stdout ---\n${server.stdout.join('\n')}\n` +
-                       `--- stderr ---\n${server.stderr()}`));
-    };
-    const timer = setTimeout(() => fail(`no "ready" within ${STARTUP_TIMEOUT_MS} ms`),
-                             STARTUP_TIMEOUT_MS);
-    proc.on('error', (e) => fail(`cannot start ${TRAVERSE_BIN}: ${e.message}`));
-    proc.on('exit', (code, signal) => fail(`server exited before "ready" (code ${code}, ` +
-                                           `signal ${signal})`));
-    const rl = readline.createInterface({ input: proc.stdout });
-    rl.on('line', (line) => {
-      server.stdout.push(line);
-      const m = /^listening (udp|tcp|tls) 127\.0\.0\.1:(\d+)$/.exec(line.trim());
-      if (m) server.ports[m[1]] = Number(m[2]);
-      if (line.trim() === 'ready' && !settled) {
-        settled = true;
-        clearTimeout(timer);
-        for (const t of ['udp', 'tcp', 'tls']) {
-          if (!server.ports[t]) {
-            proc.kill('SIGKILL');
-            reject(new Error(`no "listening ${t} ${HOST}:PORT" line before "ready"`));
-            return;
-          }
-        }
-        resolve(server);
-      }
-    });
-  });
-}
-
-async function stopServer(server) {
-  server.proc.kill('SIGTERM');
-  let timer;
-  const result = await Promise.race([
-    server.exited,
-    new Promise((res) => { timer = setTimeout(() => res(null), STOP_TIMEOUT_MS); }),
-  ]);
-  clearTimeout(timer);
-  if (result === null) {
-    server.proc.kill('SIGKILL');
-    await server.exited;
-    return { code: null, signal: 'timeout' };
-  }
-  return result;
-}
-
-// key=value fields of the last `msg="final stats"` line on stderr.
-function finalStats(stderr) {
-  const lines = stderr.split('\n').filter((l) => l.includes('msg="final stats"'));
-  if (lines.length === 0) return null;
-  const stats = {};
-  for (const m of lines[lines.length - 1].matchAll(/([A-Za-z0-9_.]+)=("(?:[^"\\]|\\.)*"|\S+)/g))
-    stats[m[1]] = m[2];
-  return stats;
 }
 
 function mintCredential(secret) {
@@ -358,20 +241,6 @@ async function inPageVariant({ iceServer, timeoutMs, label }) {
 // ------------------------------------------------------------------------------------------
 // Chromium
 
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-quic',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-extensions', '--disable-default-apps', '--disable-domain-reliability',
-  '--no-pings', '--disable-breakpad', '--metrics-recording-only',
-  '--disable-features=WebRtcHideLocalIpsWithMdns,OptimizationHints,' +
-    'NetworkTimeServiceQuerying,MediaRouter,Translate',
-  // Nothing resolves except the TURN host and localhost: Chromium opens TURN-over-TCP/TLS
-  // sockets through the resolver even for IP literals, so the TURN host must be excluded.
-  `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${HOST}, EXCLUDE localhost`,
-  // turns: against the test's self-signed certificate.
-  '--ignore-certificate-errors',
-];
-
 // ------------------------------------------------------------------------------------------
 
 function checkVariant(name, want, r) {
@@ -426,7 +295,8 @@ async function main() {
   let httpServer = null;
   let failedHard = false;
   try {
-    server = await startServer(configFile, stderrFile);
+    server = await startServer(TRAVERSE_BIN, ['--config', configFile], stderrFile,
+                                 ['udp', 'tcp', 'tls']);
     log(`traverse ready: udp ${server.ports.udp}, tcp ${server.ports.tcp}, ` +
         `tls ${server.ports.tls} (pid ${server.proc.pid})`);
     const cred = mintCredential(secret);
