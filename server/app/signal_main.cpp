@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Composition root of `traverse-signal`: options, the WebSocket server, signals.
 #include "config/load.hpp"
+#include "server/net/tls.hpp"
 #include "server/signaling/server.hpp"
 
 #include <boost/asio/signal_set.hpp>
@@ -27,6 +28,8 @@ Options:
   --ttl DURATION              TURN credential lifetime (default 1h)
   --room-capacity N           members of a named room, 2..8 (default 2)
   --origin ORIGIN             allowed Origin for /ws, repeatable (default: any)
+  --tls-cert FILE             serve https:// and wss:// with this certificate chain...
+  --tls-key FILE              ...and this private key (both or neither)
   -h, --help                  show this help and exit
   -V, --version               show the version and exit
 
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     signaling::ServerOptions options;
     std::string listen = "127.0.0.1:8080";
+    std::string tls_cert, tls_key;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "-h" || arg == "--help") {
@@ -79,11 +83,25 @@ int main(int argc, char** argv) {
             if (value.size() != 1 || value[0] < '2' || value[0] > '8')
                 return usage_error("--room-capacity: expected 2..8, got '" + value + "'");
             options.hub.room_capacity = static_cast<std::size_t>(value[0] - '0');
+        } else if (arg == "--tls-cert") {
+            tls_cert = value;
+        } else if (arg == "--tls-key") {
+            tls_key = value;
         } else if (arg == "--origin") {
             options.allowed_origins.push_back(value);
         } else {
             return usage_error("unknown option '" + std::string(arg) + "'");
         }
+    }
+    if (tls_cert.empty() != tls_key.empty())
+        return usage_error("--tls-cert and --tls-key go together");
+    if (!tls_cert.empty()) {
+        auto made = net::make_tls_server_context(tls_cert, tls_key);
+        if (!made.context) {
+            std::fprintf(stderr, "traverse-signal: %s\n", made.error.c_str());
+            return 1;
+        }
+        options.tls = made.context;
     }
     auto spec = config::parse_listen_spec("tcp://" + listen);
     if (!spec) return usage_error("--listen: " + spec.error);
@@ -108,7 +126,8 @@ int main(int argc, char** argv) {
     });
     const std::string shown = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
                                                       : bound.address().to_string();
-    std::printf("listening ws %s:%u\nready\n", shown.c_str(), bound.port());
+    std::printf("listening %s %s:%u\nready\n", options.tls ? "wss" : "ws", shown.c_str(),
+                bound.port());
     std::fflush(stdout);
     io.run();
     return 0;

@@ -8,6 +8,7 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 
@@ -55,27 +57,27 @@ json ice_servers(const IceOptions& ice, const std::string& user) {
 
 // ---- WebSocket session ----------------------------------------------------------------------
 
-/// One browser connection. Sends are queued (bounded) and written one at a time.
-class WsSession : public std::enable_shared_from_this<WsSession> {
+/// One browser connection over `NextLayer` (plain TCP or TLS). Sends are queued (bounded) and
+/// written one at a time.
+template <class NextLayer>
+class WsSessionT final : public Session,
+                         public std::enable_shared_from_this<WsSessionT<NextLayer>> {
 public:
-    WsSession(tcp::socket socket, Server& server) : ws_(std::move(socket)), server_(server) {}
-
-    const PeerId& id() const noexcept { return id_; }
-    void set_id(PeerId id) { id_ = std::move(id); }
+    WsSessionT(NextLayer&& stream, Server& server) : ws_(std::move(stream)), server_(server) {}
 
     void run(http::request<http::string_body> request) {
         ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
         // Frames a little above the hub's limit are read so the hub can answer "too-large";
         // far larger ones end the connection.
         ws_.read_message_max(server_.options().hub.max_frame_bytes * 2);
-        ws_.async_accept(request, [self = shared_from_this()](beast::error_code ec) {
+        ws_.async_accept(request, [self = this->shared_from_this()](beast::error_code ec) {
             if (ec) return;
             self->server_.on_open(self);
             self->do_read();
         });
     }
 
-    void send(std::shared_ptr<const std::string> frame) {
+    void send(std::shared_ptr<const std::string> frame) override {
         if (closed_) return;
         if (queue_.size() >= server_.options().max_queued_frames ||
             queued_bytes_ + frame->size() > server_.options().max_queued_bytes) {
@@ -88,17 +90,16 @@ public:
         if (queue_.size() == 1) do_write();
     }
 
-    void close(websocket::close_code code) {
+    void close(websocket::close_code code) override {
         if (closed_) return;
         closed_ = true;
-        ws_.async_close(code, [self = shared_from_this()](beast::error_code) {});
+        ws_.async_close(code, [self = this->shared_from_this()](beast::error_code) {});
     }
 
 private:
     void do_read() {
-        ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            self->on_read(ec);
-        });
+        ws_.async_read(buffer_, [self = this->shared_from_this()](
+                                    beast::error_code ec, std::size_t) { self->on_read(ec); });
     }
 
     void on_read(beast::error_code ec) {
@@ -119,9 +120,10 @@ private:
 
     void do_write() {
         ws_.text(true);
-        ws_.async_write(
-            asio::buffer(*queue_.front()),
-            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+        ws_.async_write(asio::buffer(*queue_.front()),
+                        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                            self->on_write(ec);
+                        });
     }
 
     void on_write(beast::error_code ec) {
@@ -141,10 +143,9 @@ private:
         server_.on_close(*this);
     }
 
-    websocket::stream<beast::tcp_stream> ws_;
+    websocket::stream<NextLayer> ws_;
     Server& server_;
     beast::flat_buffer buffer_;
-    PeerId id_;
     std::deque<std::shared_ptr<const std::string>> queue_;
     std::size_t queued_bytes_ = 0;
     bool closed_ = false;
@@ -153,21 +154,34 @@ private:
 
 // ---- HTTP session ---------------------------------------------------------------------------
 
-/// Reads HTTP requests: upgrades /ws to a WebSocket session, answers /ice and /healthz.
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+/// Reads HTTP requests on `Stream` (beast::tcp_stream, or an ssl_stream over one): upgrades
+/// /ws to a WebSocket session, answers /, /ice and /healthz.
+template <class Stream>
+class HttpSessionT final : public std::enable_shared_from_this<HttpSessionT<Stream>> {
 public:
-    HttpSession(tcp::socket socket, Server& server) : stream_(std::move(socket)), server_(server) {}
+    HttpSessionT(Stream&& stream, Server& server) : stream_(std::move(stream)), server_(server) {}
 
-    void run() { do_read(); }
+    void run() {
+        if constexpr (is_tls) {
+            beast::get_lowest_layer(stream_).expires_after(http_timeout);
+            stream_.async_handshake(ssl::stream_base::server,
+                                    [self = this->shared_from_this()](beast::error_code ec) {
+                                        if (!ec) self->do_read();
+                                    });
+        } else {
+            do_read();
+        }
+    }
 
 private:
     void do_read() {
         parser_.emplace();
         parser_->body_limit(max_http_body);
-        stream_.expires_after(http_timeout);
-        http::async_read(
-            stream_, buffer_, *parser_,
-            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+        beast::get_lowest_layer(stream_).expires_after(http_timeout);
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                             self->on_read(ec);
+                         });
     }
 
     void on_read(beast::error_code ec) {
@@ -181,8 +195,9 @@ private:
                         "WebSocket upgrade refused: wrong path or Origin not allowed\n");
                 return;
             }
-            stream_.expires_never();
-            std::make_shared<WsSession>(stream_.release_socket(), server_)->run(std::move(request));
+            beast::get_lowest_layer(stream_).expires_never();
+            std::make_shared<WsSessionT<Stream>>(std::move(stream_), server_)
+                ->run(std::move(request));
             return;
         }
         // The path without its query string ("/?auto=queue" is the demo page).
@@ -215,19 +230,22 @@ private:
         response->keep_alive(request.keep_alive());
         response->body() = std::move(body);
         response->prepare_payload();
-        http::async_write(stream_, *response,
-                          [self = shared_from_this(), response](beast::error_code ec, std::size_t) {
-                              if (ec || !response->keep_alive()) {
-                                  beast::error_code ignored;
-                                  self->stream_.socket().shutdown(tcp::socket::shutdown_send,
-                                                                  ignored);
-                                  return;
-                              }
-                              self->do_read();
-                          });
+        http::async_write(
+            stream_, *response,
+            [self = this->shared_from_this(), response](beast::error_code ec, std::size_t) {
+                if (ec || !response->keep_alive()) {
+                    beast::error_code ignored;
+                    beast::get_lowest_layer(self->stream_)
+                        .socket()
+                        .shutdown(tcp::socket::shutdown_send, ignored);
+                    return;
+                }
+                self->do_read();
+            });
     }
 
-    beast::tcp_stream stream_;
+    static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+    Stream stream_;
     Server& server_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
@@ -237,6 +255,8 @@ private:
 
 Server::Server(asio::io_context& io, ServerOptions options)
     : io_(io), options_(std::move(options)), acceptor_(io), hub_(options_.hub) {}
+
+Server::~Server() = default;
 
 tcp::endpoint Server::listen(const tcp::endpoint& at) {
     acceptor_.open(at.protocol());
@@ -257,7 +277,18 @@ void Server::stop() {
 void Server::do_accept() {
     acceptor_.async_accept(io_, [this](beast::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-        if (!ec) std::make_shared<HttpSession>(std::move(socket), *this)->run();
+        if (!ec) {
+            if (options_.tls) {
+                using Tls = beast::ssl_stream<beast::tcp_stream>;
+                std::make_shared<HttpSessionT<Tls>>(
+                    Tls(beast::tcp_stream(std::move(socket)), *options_.tls), *this)
+                    ->run();
+            } else {
+                std::make_shared<HttpSessionT<beast::tcp_stream>>(
+                    beast::tcp_stream(std::move(socket)), *this)
+                    ->run();
+            }
+        }
         do_accept();
     });
 }
@@ -274,7 +305,7 @@ std::string Server::ice_json(const std::string& user) const {
         .dump();
 }
 
-void Server::on_open(const std::shared_ptr<WsSession>& session) {
+void Server::on_open(const std::shared_ptr<Session>& session) {
     PeerId id = hub_.connect(Clock::now());
     session->set_id(id);
     sessions_[id] = session;
@@ -285,14 +316,14 @@ void Server::on_open(const std::shared_ptr<WsSession>& session) {
     session->send(std::make_shared<const std::string>(welcome.dump()));
 }
 
-void Server::on_frame(WsSession& session, std::string_view frame) {
+void Server::on_frame(Session& session, std::string_view frame) {
     if (session.id().empty()) return;
     Outbox out;
     hub_.on_message(Clock::now(), session.id(), frame, out);
     deliver(out);
 }
 
-void Server::on_close(WsSession& session) {
+void Server::on_close(Session& session) {
     if (session.id().empty()) return;
     Outbox out;
     hub_.disconnect(session.id(), out);

@@ -7,6 +7,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -31,15 +33,30 @@ struct ServerOptions {
     std::vector<std::string> allowed_origins; ///< empty: any Origin may open /ws
     std::size_t max_queued_frames = 256;      ///< per session; a slower reader is disconnected
     std::size_t max_queued_bytes = 1 << 20;   ///< per session
+    /// TLS for every connection (https://, wss://); null serves plain HTTP and ws://.
+    std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
-class WsSession;
+/// What the server needs of a WebSocket session, whatever its transport (TCP or TLS).
+class Session {
+public:
+    virtual ~Session() = default;
+    const PeerId& id() const noexcept { return id_; }
+    void set_id(PeerId id) { id_ = std::move(id); }
+    /// Queues a text frame; a reader too slow to keep the queue bounded is disconnected.
+    virtual void send(std::shared_ptr<const std::string> frame) = 0;
+    virtual void close(boost::beast::websocket::close_code code) = 0;
+
+private:
+    PeerId id_;
+};
 
 /// Accepts connections and owns the Hub. Single-threaded: everything runs on one io_context,
 /// so the Hub needs no lock (a mesh of browsers exchanging SDP is far from CPU-bound).
 class Server {
 public:
     Server(boost::asio::io_context& io, ServerOptions options);
+    ~Server();
     /// Binds and starts accepting; returns the bound endpoint.
     boost::asio::ip::tcp::endpoint listen(const boost::asio::ip::tcp::endpoint& at);
     void stop();
@@ -47,9 +64,9 @@ public:
     /// The ICE configuration JSON for a new peer (fresh credentials).
     std::string ice_json(const std::string& user) const;
     /// Frames from a session; called on the io_context.
-    void on_open(const std::shared_ptr<WsSession>& session);
-    void on_frame(WsSession& session, std::string_view frame);
-    void on_close(WsSession& session);
+    void on_open(const std::shared_ptr<Session>& session);
+    void on_frame(Session& session, std::string_view frame);
+    void on_close(Session& session);
     const ServerOptions& options() const noexcept { return options_; }
     bool origin_allowed(std::string_view origin) const;
     std::size_t sessions() const noexcept { return sessions_.size(); }
@@ -62,7 +79,7 @@ private:
     ServerOptions options_;
     boost::asio::ip::tcp::acceptor acceptor_;
     Hub hub_;
-    std::unordered_map<PeerId, std::weak_ptr<WsSession>> sessions_;
+    std::unordered_map<PeerId, std::weak_ptr<Session>> sessions_;
 };
 
 } // namespace traverse::signaling

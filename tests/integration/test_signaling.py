@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import tempfile
 import unittest
@@ -42,18 +43,20 @@ class SignalServer:
              "--turn-port", str(turn_port), "--turns-port", "0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
-        m = re.match(r"listening ws 127\.0\.0\.1:(\d+)", line)
+        m = re.match(r"listening wss? 127\.0\.0\.1:(\d+)", line)
         if not m:
             self.proc.kill()
             raise AssertionError(f"unexpected first line from traverse-signal: {line!r}")
         self.port = int(m.group(1))
+        self.tls = line.startswith("listening wss ")
         assert self.proc.stdout.readline().strip() == "ready"
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def connect(self, **kw) -> tuple[websocket.WebSocket, dict]:
-        ws = websocket.create_connection(f"ws://127.0.0.1:{self.port}/ws", timeout=2, **kw)
+        scheme = "wss" if self.tls else "ws"
+        ws = websocket.create_connection(f"{scheme}://127.0.0.1:{self.port}/ws", timeout=2, **kw)
         welcome = json.loads(ws.recv())
         return ws, welcome
 
@@ -178,6 +181,36 @@ class Signaling(TurnServerCase):
         self.assertEqual(e.exception.status_code, 403)
 
 
+class SignalingOverTls(unittest.TestCase):
+    """--tls-cert/--tls-key: https:// and wss:// with the certificate verified by the client."""
+
+    def test_wss_and_https(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = h.make_cert(tmp)
+            sig = SignalServer("--tls-cert", cert, "--tls-key", key)
+            try:
+                self.assertTrue(sig.tls)
+                ctx = ssl.create_default_context(cafile=cert)
+                with urllib.request.urlopen(sig.url("/healthz"), timeout=2, context=ctx) as r:
+                    self.assertEqual(r.read(), b"ok\n")
+                a, wa = sig.connect(sslopt={"ca_certs": cert})
+                b, wb = sig.connect(sslopt={"ca_certs": cert})
+                say(a, type="join", room="secure")
+                self.assertEqual(hear(a)["type"], "joined")
+                say(b, type="join", room="secure")
+                self.assertEqual(hear(a)["peer"], wb["id"])
+                hear(b)
+                say(b, type="offer", to=wa["id"], sdp="v=0 over tls")
+                self.assertEqual(hear(a), {"type": "offer", "from": wb["id"], "sdp": "v=0 over tls"})
+                a.close()
+                b.close()
+                # Plain HTTP to the TLS port gets nothing useful.
+                with self.assertRaises(Exception):
+                    urllib.request.urlopen(f"http://127.0.0.1:{sig.port}/healthz", timeout=2)
+            finally:
+                self.assertEqual(sig.stop(), 0)
+
+
 class SignalCommandLine(unittest.TestCase):
     def run_signal(self, *args):
         return subprocess.run([signal_binary(), *args], capture_output=True, text=True, timeout=10)
@@ -192,6 +225,9 @@ class SignalCommandLine(unittest.TestCase):
         self.assertIn("--room-capacity", r.stderr)
         self.assertEqual(self.run_signal("--bogus", "x").returncode, 2)
         self.assertEqual(self.run_signal("--turn-secret-file", "/nonexistent").returncode, 2)
+        r = self.run_signal("--tls-cert", "/nonexistent")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("go together", r.stderr)
 
 
 if __name__ == "__main__":
