@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -28,6 +29,7 @@ Options:
   --ttl DURATION              TURN credential lifetime (default 1h)
   --room-capacity N           members of a named room, 2..8 (default 2)
   --origin ORIGIN             allowed Origin for /ws, repeatable (default: any)
+  --max-connections-per-ip N  HTTP/WebSocket connections per client IP (default 32)
   --tls-cert FILE             serve https:// and wss:// with this certificate chain...
   --tls-key FILE              ...and this private key (both or neither)
   -h, --help                  show this help and exit
@@ -87,6 +89,13 @@ int main(int argc, char** argv) {
             tls_cert = value;
         } else if (arg == "--tls-key") {
             tls_key = value;
+        } else if (arg == "--max-connections-per-ip") {
+            char* end = nullptr;
+            unsigned long n = std::strtoul(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || n < 1 || n > 100000)
+                return usage_error("--max-connections-per-ip: expected 1..100000, got '" + value +
+                                   "'");
+            options.max_connections_per_ip = n;
         } else if (arg == "--origin") {
             options.allowed_origins.push_back(value);
         } else {

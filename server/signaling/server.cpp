@@ -63,7 +63,8 @@ template <class NextLayer>
 class WsSessionT final : public Session,
                          public std::enable_shared_from_this<WsSessionT<NextLayer>> {
 public:
-    WsSessionT(NextLayer&& stream, Server& server) : ws_(std::move(stream)), server_(server) {}
+    WsSessionT(NextLayer&& stream, Server& server, std::shared_ptr<Server::Ticket> ticket)
+        : ws_(std::move(stream)), server_(server), ticket_(std::move(ticket)) {}
 
     void run(http::request<http::string_body> request) {
         ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -145,6 +146,7 @@ private:
 
     websocket::stream<NextLayer> ws_;
     Server& server_;
+    std::shared_ptr<Server::Ticket> ticket_; // this connection's slot of its client IP
     beast::flat_buffer buffer_;
     std::deque<std::shared_ptr<const std::string>> queue_;
     std::size_t queued_bytes_ = 0;
@@ -159,7 +161,8 @@ private:
 template <class Stream>
 class HttpSessionT final : public std::enable_shared_from_this<HttpSessionT<Stream>> {
 public:
-    HttpSessionT(Stream&& stream, Server& server) : stream_(std::move(stream)), server_(server) {}
+    HttpSessionT(Stream&& stream, Server& server, std::shared_ptr<Server::Ticket> ticket)
+        : stream_(std::move(stream)), server_(server), ticket_(std::move(ticket)) {}
 
     void run() {
         if constexpr (is_tls) {
@@ -196,7 +199,7 @@ private:
                 return;
             }
             beast::get_lowest_layer(stream_).expires_never();
-            std::make_shared<WsSessionT<Stream>>(std::move(stream_), server_)
+            std::make_shared<WsSessionT<Stream>>(std::move(stream_), server_, ticket_)
                 ->run(std::move(request));
             return;
         }
@@ -247,6 +250,7 @@ private:
     static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
     Stream stream_;
     Server& server_;
+    std::shared_ptr<Server::Ticket> ticket_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
 };
@@ -277,20 +281,41 @@ void Server::stop() {
 void Server::do_accept() {
     acceptor_.async_accept(io_, [this](beast::error_code ec, tcp::socket socket) {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-        if (!ec) {
+        beast::error_code ep_ec;
+        auto ticket = ec ? nullptr : admit(socket.remote_endpoint(ep_ec).address().to_string());
+        if (!ec && !ticket) {
+            socket.close(ep_ec); // this client IP holds all its connection slots
+        } else if (!ec) {
             if (options_.tls) {
                 using Tls = beast::ssl_stream<beast::tcp_stream>;
                 std::make_shared<HttpSessionT<Tls>>(
-                    Tls(beast::tcp_stream(std::move(socket)), *options_.tls), *this)
+                    Tls(beast::tcp_stream(std::move(socket)), *options_.tls), *this, ticket)
                     ->run();
             } else {
                 std::make_shared<HttpSessionT<beast::tcp_stream>>(
-                    beast::tcp_stream(std::move(socket)), *this)
+                    beast::tcp_stream(std::move(socket)), *this, ticket)
                     ->run();
             }
         }
         do_accept();
     });
+}
+
+std::shared_ptr<Server::Ticket> Server::admit(const std::string& ip) {
+    auto& n = (*connections_per_ip_)[ip];
+    if (n >= options_.max_connections_per_ip) {
+        if (n == 0) connections_per_ip_->erase(ip);
+        return nullptr;
+    }
+    ++n;
+    return std::make_shared<Ticket>(connections_per_ip_, ip);
+}
+
+Server::Ticket::~Ticket() {
+    auto counts = counts_.lock();
+    if (!counts) return;
+    auto it = counts->find(ip_);
+    if (it != counts->end() && --it->second == 0) counts->erase(it);
 }
 
 bool Server::origin_allowed(std::string_view origin) const {

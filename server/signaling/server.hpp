@@ -33,6 +33,7 @@ struct ServerOptions {
     std::vector<std::string> allowed_origins; ///< empty: any Origin may open /ws
     std::size_t max_queued_frames = 256;      ///< per session; a slower reader is disconnected
     std::size_t max_queued_bytes = 1 << 20;   ///< per session
+    std::size_t max_connections_per_ip = 32;  ///< HTTP and WebSocket connections per client IP
     /// TLS for every connection (https://, wss://); null serves plain HTTP and ws://.
     std::shared_ptr<boost::asio::ssl::context> tls;
 };
@@ -69,6 +70,26 @@ public:
     void on_close(Session& session);
     const ServerOptions& options() const noexcept { return options_; }
     bool origin_allowed(std::string_view origin) const;
+
+    /// Holds one connection slot of a client IP while alive; the HTTP session hands it on to
+    /// the WebSocket session it upgrades to.
+    using ConnectionCounts = std::unordered_map<std::string, std::size_t>;
+    class Ticket {
+    public:
+        Ticket(std::weak_ptr<ConnectionCounts> counts, std::string ip)
+            : counts_(std::move(counts)), ip_(std::move(ip)) {}
+        ~Ticket();
+        Ticket(const Ticket&) = delete;
+        Ticket& operator=(const Ticket&) = delete;
+
+    private:
+        // Weak: sessions (and their tickets) may outlive the server while the io_context
+        // destroys its last handlers at shutdown.
+        std::weak_ptr<ConnectionCounts> counts_;
+        std::string ip_;
+    };
+    /// A slot for a new connection from `ip`, or null when the IP is at its limit.
+    std::shared_ptr<Ticket> admit(const std::string& ip);
     std::size_t sessions() const noexcept { return sessions_.size(); }
 
 private:
@@ -80,6 +101,7 @@ private:
     boost::asio::ip::tcp::acceptor acceptor_;
     Hub hub_;
     std::unordered_map<PeerId, std::weak_ptr<Session>> sessions_;
+    std::shared_ptr<ConnectionCounts> connections_per_ip_ = std::make_shared<ConnectionCounts>();
 };
 
 } // namespace traverse::signaling

@@ -8,9 +8,11 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 import urllib.request
 
@@ -179,6 +181,38 @@ class Signaling(TurnServerCase):
         with self.assertRaises(websocket.WebSocketBadStatusException) as e:
             self.sig.connect(origin="https://evil.example")
         self.assertEqual(e.exception.status_code, 403)
+
+
+class ConnectionLimits(unittest.TestCase):
+    def test_connections_per_ip_are_capped_and_slots_come_back(self):
+        sig = SignalServer("--max-connections-per-ip", "3")
+        try:
+            held = [sig.connect()[0] for _ in range(3)]
+            with self.assertRaises(Exception):  # closed at accept: no handshake answer
+                sig.connect()
+            # Another loopback address is another client IP.
+            raw = socket.create_connection(("127.0.0.1", sig.port), timeout=2,
+                                           source_address=("127.0.0.2", 0))
+            other = websocket.create_connection(f"ws://127.0.0.1:{sig.port}/ws", timeout=2,
+                                                socket=raw)
+            self.assertEqual(json.loads(other.recv())["type"], "welcome")
+            other.close()
+            held.pop().close()
+            deadline = time.monotonic() + 2
+            while True:  # the slot returns once the server has seen the close
+                try:
+                    ws, welcome = sig.connect()
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            self.assertEqual(welcome["type"], "welcome")
+            ws.close()
+            for ws in held:
+                ws.close()
+        finally:
+            self.assertEqual(sig.stop(), 0)
 
 
 class SignalingOverTls(unittest.TestCase):
