@@ -71,6 +71,10 @@ inline constexpr std::uint32_t challenges_per_second = 20;
 /// Per-allocation bandwidth cap in bytes per second and direction; 0 = no cap.
 inline constexpr std::uint64_t max_allocation_bytes_per_second = 0;
 
+/// Metrics endpoint "ip:port"; empty means no metrics endpoint. The sample config uses
+/// 127.0.0.1:9641.
+inline constexpr std::string_view metrics_listen = "";
+
 } // namespace traverse::config::defaults
 
 /// Accepted ranges, checked by the loader and documented in schema.md.

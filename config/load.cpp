@@ -107,6 +107,28 @@ bool is_true(std::string_view text) {
     return text == "true" || text == "True" || text == "TRUE";
 }
 
+Parsed<bool> parse_bool(std::string_view text) {
+    if (is_true(text)) return success(true);
+    if (is_false(text)) return success(false);
+    return failure<bool>("expected true or false, got " + quote_value(text));
+}
+
+/// "" (off), "127.0.0.1:9641" or "[::1]:9641": an IP literal and an explicit port 0..65535.
+Parsed<std::string> parse_metrics_listen(std::string_view text) {
+    if (text.empty()) return success(std::string{});
+    const std::string usage =
+        "expected <address>:<port> like 127.0.0.1:9641 or [::1]:9641, got " + quote_value(text);
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon + 1 == text.size() ||
+        (text.starts_with('[') && text[colon - 1] != ']'))
+        return failure<std::string>(usage);
+    auto spec = parse_listen_spec("tcp://" + std::string{text});
+    if (!spec) return failure<std::string>(usage);
+    const bool v6 = spec.value->address.find(':') != std::string::npos;
+    return success((v6 ? "[" + spec.value->address + "]" : spec.value->address) + ":" +
+                   std::to_string(spec.value->port));
+}
+
 /// Characters of UTF-8 text: every byte that does not continue a sequence.
 std::size_t utf8_length(std::string_view text) {
     return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
@@ -256,7 +278,7 @@ void read_cidrs(Loader& loader, const Entry& entry, std::vector<std::string>& ou
 /// publishes it, and a unit test checks that schema.md documents each entry. A list of maps
 /// has an entry for the list ("auth.users") that reads its items through the entries of the
 /// item keys ("auth.users[].name").
-constexpr std::array<Field, 37> fields{{
+constexpr std::array<Field, 39> fields{{
     {"server.software",
      [](Loader& loader, const Entry& entry, Target& target) {
          // An unquoted `false` turns SOFTWARE off; a quoted "false" is just a string.
@@ -469,12 +491,8 @@ constexpr std::array<Field, 37> fields{{
      }},
     {"relay.rfc5766_channel_numbers",
      [](Loader& loader, const Entry& entry, Target& target) {
-         const auto parse = [](std::string_view text) -> Parsed<bool> {
-             if (is_true(text)) return {true, {}};
-             if (is_false(text)) return {false, {}};
-             return {std::nullopt, "expected true or false, got " + quote_value(text)};
-         };
-         loader.read(entry, "true or false", parse, target.config.relay.rfc5766_channel_numbers);
+         loader.read(entry, "true or false", parse_bool,
+                     target.config.relay.rfc5766_channel_numbers);
      }},
     {"peers.allow", [](Loader& loader, const Entry& entry,
                        Target& target) { read_cidrs(loader, entry, target.config.peers.allow); }},
@@ -510,6 +528,15 @@ constexpr std::array<Field, 37> fields{{
                                                  bounds::max_challenges_per_second);
          };
          loader.read(entry, "an integer", parse, target.config.quotas.challenges_per_second);
+     }},
+    {"metrics.listen",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "an address like 127.0.0.1:9641", parse_metrics_listen,
+                     target.config.metrics.listen);
+     }},
+    {"metrics.per_worker",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "true or false", parse_bool, target.config.metrics.per_worker);
      }},
 }};
 

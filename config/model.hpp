@@ -142,6 +142,14 @@ struct Quotas {
     bool operator==(const Quotas&) const = default; ///< field-wise comparison
 };
 
+/// The Prometheus endpoint (/metrics, /healthz, /readyz).
+struct Metrics {
+    std::string listen{defaults::metrics_listen}; ///< "127.0.0.1:9641", "[::1]:9641"; "" = off
+    bool per_worker = false; ///< one series per worker (`worker` label) instead of sums
+    bool enabled() const { return !listen.empty(); } ///< true when configured
+    bool operator==(const Metrics&) const = default; ///< field-wise comparison
+};
+
 /// The whole configuration of the `traverse` binary.
 struct ServerConfig {
     Server server;                   ///< process-wide settings
@@ -154,6 +162,7 @@ struct ServerConfig {
     Relay relay;                     ///< relay addresses, ports and lifetimes
     Peers peers;                     ///< peer address filter
     Quotas quotas;                   ///< allocation and challenge limits
+    Metrics metrics;                 ///< Prometheus endpoint; off by default
     bool operator==(const ServerConfig&) const = default; ///< field-wise comparison
 };
 

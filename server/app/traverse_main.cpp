@@ -2,6 +2,7 @@
 // Composition root of the `traverse` daemon: options, config, sockets, workers, signals.
 #include "config/load.hpp"
 #include "config/validate.hpp"
+#include "monitoring/exporter.hpp"
 #include "monitoring/stats.hpp"
 #include "proto/channel_data.hpp"
 #include "server/app/cred_command.hpp"
@@ -14,6 +15,7 @@
 #include <openssl/rand.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -326,8 +328,31 @@ int run(const config::ServerConfig& cfg) {
 
     for (auto& w : pool)
         w->start();
+
+    // --- metrics endpoint (issue 7): scrapes read the worker blocks, never the packet path ---
+    std::atomic<bool> serving{false}; // /readyz: listeners bound and workers running
+    std::unique_ptr<monitoring::MetricsServer> metrics;
+    if (cfg.metrics.enabled()) {
+        monitoring::CounterBlocks blocks;
+        for (auto& w : pool)
+            blocks.push_back(&w->counters());
+        std::string error;
+        metrics = monitoring::MetricsServer::start(
+            {cfg.metrics.listen, cfg.metrics.per_worker, [&serving] { return serving.load(); }},
+            std::move(blocks), error);
+        if (!metrics) {
+            TRAVERSE_LOG(error, "app", "cannot start", {"error", error});
+            for (auto& w : pool)
+                w->stop();
+            return exit_config;
+        }
+    }
+    // --- end metrics endpoint ---
+
     for (const auto& line : app::describe(plan))
         std::printf("%s\n", line.c_str());
+    if (metrics) std::printf("listening metrics %s\n", metrics->bound_address().c_str());
+    serving = true;
     std::printf("ready\n");
     std::fflush(stdout);
     TRAVERSE_LOG(info, "app", "started", {"workers", workers}, {"listeners", plan.table.size()},
@@ -335,6 +360,8 @@ int run(const config::ServerConfig& cfg) {
 
     control.run();
     TRAVERSE_LOG(info, "app", "stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});
+    serving = false;
+    metrics.reset(); // stop scraping before the worker blocks go away
     for (auto& w : pool)
         w->stop();
 

@@ -321,6 +321,9 @@ _LISTEN_RE = re.compile(
     r"(?: rfc5780=(change-port|change-address|change-both))?$"
 )
 
+# "listening metrics 127.0.0.1:9641": the Prometheus endpoint (metrics.listen).
+_METRICS_RE = re.compile(r"^listening metrics (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)$")
+
 _live_processes: list[subprocess.Popen] = []
 
 
@@ -377,6 +380,7 @@ class ServerProcess:
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
         self.listeners: list[Listener] = []
+        self.metrics_addr: tuple[str, int] | None = None  # from "listening metrics ..."
         self.returncode: int | None = None
         self._stdout_q: queue.Queue = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -436,7 +440,10 @@ class ServerProcess:
             if line == "ready":
                 return self
             m = _LISTEN_RE.match(line)
-            if m:
+            metrics = _METRICS_RE.match(line)
+            if metrics:
+                self.metrics_addr = (metrics.group(1).strip("[]"), int(metrics.group(2)))
+            elif m:
                 host = m.group(2).strip("[]")
                 self.listeners.append(Listener(m.group(1), host, int(m.group(3)), m.group(4)))
             elif line.startswith("listening"):

@@ -181,7 +181,7 @@ TEST_CASE("wrong types name the path, the expected type, what was found and the 
                   "limits.idle_timeout: expected a duration like 30s, 10m, 1h or 1d, got 'soon' "
                   "(line 2)"},
              Case{"- a\n- b\n", "expected a map of sections (server, listen, tls, rfc5780, "
-                                "limits, logging, auth, relay, peers or quotas), "
+                                "limits, logging, auth, relay, peers, quotas or metrics), "
                                 "got a list (line 1)"},
          }) {
         CAPTURE(c.yaml);
@@ -325,6 +325,37 @@ TEST_CASE("diagnostics render without the parts that are unknown") {
           "listen[2].port: must be 0..65535, got 70000 (line 12)");
     CHECK(to_string(Diagnostic{"--workers", 0, "bad"}) == "--workers: bad");
     CHECK(to_string(Diagnostic{"", 3, "invalid YAML: x"}) == "invalid YAML: x (line 3)");
+}
+
+TEST_CASE("the metrics endpoint is off by default and reads ip:port and per_worker") {
+    CHECK_FALSE(default_config().metrics.enabled());
+    CHECK(default_config().metrics == Metrics{"", false});
+
+    const LoadResult v4 = load_string("metrics:\n  listen: 127.0.0.1:9641\n  per_worker: true\n");
+    REQUIRE_MESSAGE(v4.ok(), render(v4));
+    CHECK(v4.config->metrics == Metrics{"127.0.0.1:9641", true});
+    CHECK(v4.config->metrics.enabled());
+
+    const LoadResult v6 = load_string("metrics:\n  listen: \"[::1]:0\"\n");
+    REQUIRE_MESSAGE(v6.ok(), render(v6));
+    CHECK(v6.config->metrics == Metrics{"[::1]:0", false});
+
+    const LoadResult off = load_string("metrics:\n  listen: \"\"\n");
+    REQUIRE_MESSAGE(off.ok(), render(off));
+    CHECK_FALSE(off.config->metrics.enabled());
+
+    for (const char* bad :
+         {"127.0.0.1", "127.0.0.1:", "localhost:9641", "::1:9641", "127.0.0.1:70000", "[::1]"}) {
+        CAPTURE(bad);
+        const LoadResult result = load_string(std::string("metrics:\n  listen: \"") + bad + "\"\n");
+        CHECK_FALSE(result.ok());
+        REQUIRE(result.errors.size() == 1);
+        CHECK(result.errors[0].path == "metrics.listen");
+    }
+    const LoadResult flag = load_string("metrics:\n  per_worker: maybe\n");
+    REQUIRE(flag.errors.size() == 1);
+    CHECK(to_string(flag.errors[0]) ==
+          "metrics.per_worker: expected true or false, got 'maybe' (line 2)");
 }
 
 TEST_SUITE_END();

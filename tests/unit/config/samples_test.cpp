@@ -101,6 +101,7 @@ TEST_CASE("the sample config loads with every listener when its generated files 
     CHECK(config.peers.allow == std::vector<std::string>{"127.0.0.1/32", "::1/128"});
     CHECK(config.peers.deny.empty());
     CHECK(config.quotas == Quotas{});
+    CHECK(config.metrics == Metrics{"127.0.0.1:9641", false});
 }
 
 TEST_CASE("the sample config file fails at most on its generated development files") {
@@ -188,7 +189,7 @@ TEST_CASE("schema.md documents exactly the keys the loader accepts") {
     std::set<std::string> accepted;
     for (const std::string_view key : known_keys())
         accepted.emplace(key);
-    REQUIRE(accepted.size() == 37);
+    REQUIRE(accepted.size() == 39);
     for (const std::string& key : accepted) {
         CHECK_MESSAGE(documented.contains(key), key << " is accepted but missing from schema.md");
     }

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// The catalogue (monitoring/catalogue.hpp) is the one list: every counter feeds a family, and
+// the README, the Grafana dashboard and the alert rules only name families that exist.
+#include "monitoring/catalogue.hpp"
+#include "monitoring/stats.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+using namespace traverse;
+
+namespace {
+
+const std::string source_dir = TRAVERSE_SOURCE_DIR;
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    REQUIRE_MESSAGE(in.good(), "cannot read " << path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+/// Every `traverse_...` identifier in `text`.
+std::set<std::string> metric_names(const std::string& text) {
+    static const std::regex name(R"(traverse_[a-z0-9_]*[a-z0-9])");
+    std::set<std::string> out;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), name);
+         it != std::sregex_iterator(); ++it)
+        out.insert(it->str());
+    return out;
+}
+
+std::set<std::string> counter_names() {
+    std::set<std::string> out;
+    stats::WorkerCounters block;
+    stats::for_each(block,
+                    [&](std::string_view n, std::string_view, std::uint64_t) { out.emplace(n); });
+    return out;
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("monitoring");
+
+TEST_CASE("every counter feeds a family and every source is consistent") {
+    const auto counters = counter_names();
+    std::set<std::string> fed;
+    for (const stats::Source& s : stats::sources) {
+        CAPTURE(s.counter);
+        CHECK(counters.contains(std::string(s.counter)));
+        const stats::Family* f = stats::find_family(s.family);
+        REQUIRE_MESSAGE(f != nullptr, s.family << " is not in stats::families");
+        CHECK(f->label.empty() == s.label_value.empty());
+        CHECK((s.sign == 1 || (s.sign == -1 && f->type == stats::MetricType::gauge)));
+        fed.emplace(s.counter);
+    }
+    for (const std::string& c : counters)
+        CHECK_MESSAGE(fed.contains(c), c << " feeds no family in catalogue.hpp");
+    std::set<std::string_view> names;
+    for (const stats::Family& f : stats::families) {
+        CAPTURE(f.name);
+        CHECK(names.insert(f.name).second);
+        CHECK(f.name.starts_with("traverse_"));
+        CHECK(f.name.ends_with("_total") == (f.type == stats::MetricType::counter));
+        CHECK_FALSE(f.help.empty());
+        const bool has_source =
+            std::any_of(stats::sources.begin(), stats::sources.end(),
+                        [&](const stats::Source& s) { return s.family == f.name; });
+        CHECK(has_source != f.name.starts_with("traverse_process_"));
+    }
+}
+
+TEST_CASE("monitoring/README.md lists exactly the families of the catalogue") {
+    // The catalogue table: one row per family, the name in backticks in the first column.
+    std::istringstream readme(read_text(source_dir + "/monitoring/README.md"));
+    static const std::regex row(R"(^\| `(traverse_[a-z0-9_]+)` \|)");
+    std::set<std::string> listed;
+    std::smatch m;
+    for (std::string line; std::getline(readme, line);)
+        if (std::regex_search(line, m, row)) listed.insert(m[1].str());
+    for (const stats::Family& f : stats::families)
+        CHECK_MESSAGE(listed.contains(std::string(f.name)),
+                      f.name << " is missing from the catalogue in monitoring/README.md");
+    for (const std::string& name : listed)
+        CHECK_MESSAGE(stats::find_family(name) != nullptr,
+                      name << " is in monitoring/README.md but not in catalogue.hpp");
+}
+
+TEST_CASE("the dashboard and the alert rules only use metrics of the catalogue") {
+    for (const char* file :
+         {"/monitoring/grafana/traverse.json", "/monitoring/prometheus/alerts.yaml"}) {
+        CAPTURE(file);
+        const auto names = metric_names(read_text(source_dir + file));
+        CHECK(names.size() >= 5);
+        for (const std::string& name : names)
+            CHECK_MESSAGE(stats::find_family(name) != nullptr,
+                          name << " is used in " << file << " but not in catalogue.hpp");
+    }
+}
+
+TEST_SUITE_END();
