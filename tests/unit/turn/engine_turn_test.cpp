@@ -824,18 +824,18 @@ TEST_SUITE("turn.engine") {
 
 TEST_SUITE("turn.engine") {
 
-TEST_CASE("a relayed payload larger than the relay buffers is dropped and counted") {
-    Turn t;
-    Client c{t};
-    c.allocate();
-    REQUIRE(success(c.bind(0x4000, "203.0.113.5:9000")));
-    std::vector<std::byte> big(4 + 12000);
-    proto::write_channel_data_header(std::span<std::byte, 4>(big.data(), 4), 0x4000, 12000);
-    CHECK(t.feed(big).empty());
-    CHECK(value(t.counters.relay_dropped_oversize) == 1);
-    std::vector<std::byte> jumbo(4 + 8000);
-    proto::write_channel_data_header(std::span<std::byte, 4>(jumbo.data(), 4), 0x4000, 8000);
-    CHECK(t.feed(jumbo).size() == 1); // jumbo-frame payloads still pass
-}
+    TEST_CASE("a relayed payload larger than the relay buffers is dropped and counted") {
+        Turn t;
+        Client c{t};
+        c.allocate();
+        REQUIRE(success(c.bind(0x4000, "203.0.113.5:9000")));
+        std::vector<std::byte> big(4 + 12000);
+        proto::write_channel_data_header(std::span<std::byte, 4>(big.data(), 4), 0x4000, 12000);
+        CHECK(t.feed(big).empty());
+        CHECK(value(t.counters.relay_dropped_oversize) == 1);
+        std::vector<std::byte> jumbo(4 + 8000);
+        proto::write_channel_data_header(std::span<std::byte, 4>(jumbo.data(), 4), 0x4000, 8000);
+        CHECK(t.feed(jumbo).size() == 1); // jumbo-frame payloads still pass
+    }
 
 } // TEST_SUITE
