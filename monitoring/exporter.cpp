@@ -15,7 +15,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
+#include <span>
 #include <sstream>
 #include <string_view>
 #include <utility>
@@ -24,8 +26,15 @@ namespace traverse::monitoring {
 namespace {
 
 prometheus::MetricType to_prometheus(stats::MetricType type) {
-    return type == stats::MetricType::counter ? prometheus::MetricType::Counter
-                                              : prometheus::MetricType::Gauge;
+    switch (type) {
+    case stats::MetricType::counter:
+        return prometheus::MetricType::Counter;
+    case stats::MetricType::gauge:
+        return prometheus::MetricType::Gauge;
+    case stats::MetricType::histogram:
+        return prometheus::MetricType::Histogram;
+    }
+    return prometheus::MetricType::Untyped;
 }
 
 /// One block's counters by name.
@@ -54,7 +63,63 @@ prometheus::ClientMetric make_metric(const stats::Family& family, std::string_vi
 }
 
 bool is_process_family(const stats::Family& family) {
-    return family.name.starts_with("traverse_process_");
+    return family.feed == stats::Feed::process;
+}
+
+std::uint64_t load(const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+}
+
+/// The responses family: one series per (method, code), from the blocks' response matrices.
+void collect_responses(const stats::Family& family, const CounterBlocks& blocks, bool per_worker,
+                       prometheus::MetricFamily& mf) {
+    auto series = [&](std::size_t m, std::size_t c, const std::string* worker, double v) {
+        prometheus::ClientMetric metric;
+        if (worker) metric.label.push_back({"worker", *worker});
+        metric.label.push_back({std::string(family.label), std::string(stats::request_methods[m])});
+        metric.label.push_back({std::string(family.label2), std::string(stats::result_codes[c])});
+        metric.counter.value = v;
+        mf.metric.push_back(std::move(metric));
+    };
+    for (std::size_t m = 0; m < stats::request_methods.size(); ++m) {
+        for (std::size_t c = 0; c < stats::result_codes.size(); ++c) {
+            if (per_worker) {
+                for (std::size_t w = 0; w < blocks.size(); ++w) {
+                    const std::string worker = std::to_string(w);
+                    series(m, c, &worker, static_cast<double>(load(blocks[w]->responses[m][c])));
+                }
+            } else {
+                std::uint64_t total = 0;
+                for (const stats::WorkerCounters* block : blocks)
+                    total += load(block->responses[m][c]);
+                series(m, c, nullptr, static_cast<double>(total));
+            }
+        }
+    }
+}
+
+/// A histogram series from the (non-cumulative) buckets of one or more blocks.
+prometheus::ClientMetric lifetime_series(std::span<const stats::WorkerCounters* const> blocks,
+                                         const std::string* worker) {
+    prometheus::ClientMetric metric;
+    if (worker) metric.label.push_back({"worker", *worker});
+    std::uint64_t cumulative = 0;
+    std::uint64_t sum_ms = 0;
+    for (std::size_t b = 0; b < stats::lifetime_bounds.size() + 1; ++b) {
+        for (const stats::WorkerCounters* block : blocks)
+            cumulative += load(block->lifetime_buckets[b]);
+        const double bound = b < stats::lifetime_bounds.size()
+                                 ? static_cast<double>(stats::lifetime_bounds[b])
+                                 : std::numeric_limits<double>::infinity();
+        metric.histogram.bucket.push_back({cumulative, bound});
+    }
+    for (const stats::WorkerCounters* block : blocks)
+        sum_ms += load(block->lifetime_sum_ms);
+    // The count is the +Inf bucket, so the series stays self-consistent even when a worker
+    // writes between two loads.
+    metric.histogram.sample_count = cumulative;
+    metric.histogram.sample_sum = static_cast<double>(sum_ms) / 1000.0;
+    return metric;
 }
 
 prometheus::MetricFamily family_header(const stats::Family& family) {
@@ -80,6 +145,23 @@ std::vector<prometheus::MetricFamily> WorkerCountersCollector::Collect() const {
     for (const stats::Family& family : stats::families) {
         if (is_process_family(family)) continue;
         prometheus::MetricFamily mf = family_header(family);
+        if (family.feed == stats::Feed::responses) {
+            collect_responses(family, blocks_, per_worker_, mf);
+            out.push_back(std::move(mf));
+            continue;
+        }
+        if (family.feed == stats::Feed::lifetime) {
+            if (per_worker_) {
+                for (std::size_t w = 0; w < blocks_.size(); ++w) {
+                    const std::string worker = std::to_string(w);
+                    mf.metric.push_back(lifetime_series({&blocks_[w], 1}, &worker));
+                }
+            } else {
+                mf.metric.push_back(lifetime_series(blocks_, nullptr));
+            }
+            out.push_back(std::move(mf));
+            continue;
+        }
         // Label values in table order; each series sums its sources.
         std::vector<std::string_view> label_values;
         for (const stats::Source& s : stats::sources)

@@ -2,7 +2,9 @@
 // Every server counter, declared once; expanded into per-worker single-writer counter blocks.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -36,7 +38,11 @@ namespace traverse::stats {
     X(allocations_created, "Allocations created")                                                  \
     X(allocations_deleted, "Allocations deleted by Refresh with LIFETIME 0 or connection close")   \
     X(allocations_expired, "Allocations that reached the end of their lifetime")                   \
-    X(allocations_refused_quota, "Allocate refused by a per-user, per-IP or total quota")          \
+    X(allocations_refused_quota_user, "Allocate refused 486: per-user allocation quota reached")   \
+    X(allocations_refused_quota_ip,                                                                \
+      "Allocate refused 486: per-client-IP allocation quota reached")                              \
+    X(allocations_refused_quota_total,                                                             \
+      "Allocate refused 508: server-wide allocation quota reached")                                \
     X(allocations_refused_capacity, "Allocate refused 508: no relay port or socket")               \
     X(allocation_mismatches, "Requests answered 437 (no allocation, or one already exists)")       \
     X(peers_refused, "Peer addresses refused 403 by the peer filter")                              \
@@ -49,13 +55,81 @@ namespace traverse::stats {
     X(relay_dropped_bandwidth, "Datagrams dropped by the per-allocation bandwidth cap")            \
     X(relay_dropped_oversize, "Relayed datagrams dropped: larger than the relay's buffers")        \
     X(icmp_relayed, "ICMP errors from peers reported to clients in Data indications")              \
-    X(relay_dropped_no_allocation, "Send/ChannelData dropped: no allocation for the 5-tuple")
+    X(relay_dropped_no_allocation, "Send/ChannelData dropped: no allocation for the 5-tuple")      \
+    X(permissions_installed,                                                                       \
+      "Permissions installed (a refresh of an existing one is not counted)")                       \
+    X(permissions_removed, "Permissions removed (expired, or with their allocation)")              \
+    X(channels_bound, "Channels bound (a refresh of a bound channel is not counted)")              \
+    X(channels_unbound, "Channel bindings ended (expired, or with their allocation)")              \
+    X(tcp_connections_opened, "TCP client connections opened")                                     \
+    X(tcp_connections_closed, "TCP client connections closed")                                     \
+    X(tls_connections_opened, "TLS client connections opened (before the handshake)")              \
+    X(tls_connections_closed, "TLS client connections closed")                                     \
+    X(kernel_drops_listener,                                                                       \
+      "Datagrams the kernel dropped on client-facing sockets (SO_RXQ_OVFL)")                       \
+    X(kernel_drops_relay, "Datagrams the kernel dropped on relay sockets (SO_RXQ_OVFL)")
+
+// X(name, help). Gauges: the owning worker stores the current value (stats::set).
+#define TRAVERSE_SERVER_GAUGES(X)                                                                  \
+    X(relay_ports, "Relay ports in this worker's slice of relay.port_range")                       \
+    X(relay_ports_free, "Relay ports of this worker's slice not held by an allocation")            \
+    X(listeners_bound, "Listening sockets of this worker that are open and serving")
+
+/// Request methods counted by result (label `method`), in index order.
+inline constexpr std::array<std::string_view, 5> request_methods{
+    "binding", "allocate", "refresh", "create_permission", "channel_bind"};
+
+/// Index in request_methods of a STUN method number, or -1 for methods not counted.
+constexpr int method_index(std::uint16_t stun_method) noexcept {
+    switch (stun_method) {
+    case 0x001:
+        return 0;
+    case 0x003:
+        return 1;
+    case 0x004:
+        return 2;
+    case 0x008:
+        return 3;
+    case 0x009:
+        return 4;
+    default:
+        return -1;
+    }
+}
+
+/// Result codes (label `code`): "success", the error codes the server sends, and "other".
+inline constexpr std::array<std::string_view, 14> result_codes{
+    "success", "400", "401", "403", "420", "437", "438",
+    "440",     "441", "442", "443", "486", "508", "other"};
+
+/// Index in result_codes of an answer: 0 for a success response, else the STUN error code.
+constexpr std::size_t code_index(int code) noexcept {
+    constexpr std::array<int, 12> errors{400, 401, 403, 420, 437, 438,
+                                         440, 441, 442, 443, 486, 508};
+    if (code == 0) return 0;
+    for (std::size_t i = 0; i < errors.size(); ++i)
+        if (errors[i] == code) return i + 1;
+    return result_codes.size() - 1;
+}
+
+/// Upper bounds (seconds) of the allocation lifetime histogram; a last +Inf bucket follows.
+/// From failed ICE attempts (seconds) through the default 10-minute lifetime to long calls.
+inline constexpr std::array<std::uint64_t, 13> lifetime_bounds{
+    1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400};
 
 /// One worker's counters. Single writer (its worker thread), any number of readers.
 struct WorkerCounters {
 #define TRAVERSE_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};
     TRAVERSE_SERVER_COUNTERS(TRAVERSE_DECLARE_COUNTER)
+    TRAVERSE_SERVER_GAUGES(TRAVERSE_DECLARE_COUNTER)
 #undef TRAVERSE_DECLARE_COUNTER
+    /// Answers sent, [method index][code index] (method_index, code_index).
+    std::array<std::array<std::atomic<std::uint64_t>, result_codes.size()>, request_methods.size()>
+        responses{};
+    /// Ended allocations by lifetime: per bucket (not cumulative), the last one is +Inf.
+    std::array<std::atomic<std::uint64_t>, lifetime_bounds.size() + 1> lifetime_buckets{};
+    /// Sum of the observed lifetimes in milliseconds.
+    std::atomic<std::uint64_t> lifetime_sum_ms{0};
 };
 
 /// Adds `n` to a counter owned by the calling thread: a relaxed load and store, no locked
@@ -64,11 +138,32 @@ inline void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexce
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
-/// Visits every counter of a block as (name, help, value).
+/// Stores the current value of a gauge owned by the calling thread.
+inline void set(std::atomic<std::uint64_t>& gauge, std::uint64_t value) noexcept {
+    gauge.store(value, std::memory_order_relaxed);
+}
+
+/// Counts one answer to a request of STUN method `stun_method`; `code` 0 is a success.
+inline void count_response(WorkerCounters& block, std::uint16_t stun_method, int code) noexcept {
+    const int m = method_index(stun_method);
+    if (m >= 0) add(block.responses[static_cast<std::size_t>(m)][code_index(code)]);
+}
+
+/// Records the lifetime of an allocation that just ended.
+inline void observe_lifetime(WorkerCounters& block, std::uint64_t milliseconds) noexcept {
+    std::size_t bucket = 0;
+    while (bucket < lifetime_bounds.size() && milliseconds > lifetime_bounds[bucket] * 1000)
+        ++bucket;
+    add(block.lifetime_buckets[bucket]);
+    add(block.lifetime_sum_ms, milliseconds);
+}
+
+/// Visits every scalar counter and gauge of a block as (name, help, value).
 template <class F> void for_each(const WorkerCounters& block, F&& f) {
 #define TRAVERSE_VISIT_COUNTER(name, help)                                                         \
     f(std::string_view{#name}, std::string_view{help}, block.name.load(std::memory_order_relaxed));
     TRAVERSE_SERVER_COUNTERS(TRAVERSE_VISIT_COUNTER)
+    TRAVERSE_SERVER_GAUGES(TRAVERSE_VISIT_COUNTER)
 #undef TRAVERSE_VISIT_COUNTER
 }
 

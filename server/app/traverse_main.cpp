@@ -336,10 +336,21 @@ int run(const config::ServerConfig& cfg) {
         monitoring::CounterBlocks blocks;
         for (auto& w : pool)
             blocks.push_back(&w->counters());
+        // Ready: serving, every worker's listeners open, and (TURN) a relay port free somewhere.
+        auto ready = [&serving, blocks, listeners = plan.table.size(),
+                      turn = authenticator != nullptr] {
+            if (!serving.load()) return false;
+            std::uint64_t free_ports = 0;
+            for (const stats::WorkerCounters* b : blocks) {
+                if (b->listeners_bound.load(std::memory_order_relaxed) != listeners) return false;
+                free_ports += b->relay_ports_free.load(std::memory_order_relaxed);
+            }
+            return !turn || free_ports > 0;
+        };
         std::string error;
         metrics = monitoring::MetricsServer::start(
-            {cfg.metrics.listen, cfg.metrics.per_worker, [&serving] { return serving.load(); }},
-            std::move(blocks), error);
+            {cfg.metrics.listen, cfg.metrics.per_worker, std::move(ready)}, std::move(blocks),
+            error);
         if (!metrics) {
             TRAVERSE_LOG(error, "app", "cannot start", {"error", error});
             for (auto& w : pool)

@@ -58,6 +58,10 @@ OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes,
     // Best effort: the kernel caps this at net.core.rmem_max unless we are privileged.
     ::setsockopt(r.socket.fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes,
                  sizeof receive_buffer_bytes);
+    // Datagrams then carry the socket's drop total (receive buffer overflows), which the
+    // reader turns into the kernel_drops counters.
+    int one = 1;
+    ::setsockopt(r.socket.fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
     return r;
 }
 

@@ -92,6 +92,8 @@ void UdpPort::drain() {
             b.headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
             b.headers[i].msg_hdr.msg_iov = &b.iovecs[i];
             b.headers[i].msg_hdr.msg_iovlen = 1;
+            b.headers[i].msg_hdr.msg_control = b.controls[i].data();
+            b.headers[i].msg_hdr.msg_controllen = ReceiveBatch::control_bytes;
             b.headers[i].msg_len = 0;
         }
         int n = ::recvmmsg(socket_.native_handle(), b.headers.data(),
@@ -112,8 +114,23 @@ void UdpPort::drain() {
             break;
         }
         std::size_t count = 0;
+        // SO_RXQ_OVFL: each datagram queued after a drop carries the socket's drop total at
+        // the time it was queued; the newest one tells how many were lost since the last look.
+        bool saw_drops = false;
+        std::uint32_t drops = drops_seen_;
         for (int i = 0; i < n; ++i) {
             auto& h = b.headers[static_cast<std::size_t>(i)];
+            if (h.msg_hdr.msg_controllen > 0) {
+                for (cmsghdr* c = CMSG_FIRSTHDR(&h.msg_hdr); c != nullptr;
+                     c = CMSG_NXTHDR(&h.msg_hdr, c)) {
+                    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+                    std::uint32_t total = 0;
+                    std::memcpy(&total, CMSG_DATA(c), sizeof total);
+                    // Totals only grow (modulo 2^32): keep the one furthest ahead.
+                    if (!saw_drops || static_cast<std::int32_t>(total - drops) > 0) drops = total;
+                    saw_drops = true;
+                }
+            }
             // A truncated datagram is larger than any STUN/TURN message we accept: drop it here.
             if (h.msg_hdr.msg_flags & MSG_TRUNC) continue;
             ReceivedDatagram& r = b.received[count];
@@ -123,6 +140,11 @@ void UdpPort::drain() {
             ++count;
         }
         drained += static_cast<std::size_t>(n);
+        if (saw_drops && drops != drops_seen_) {
+            const std::uint32_t delta = drops - drops_seen_; // wraps correctly at 2^32
+            drops_seen_ = drops;
+            if (static_cast<std::int32_t>(delta) > 0) sink_.on_receive_drops(tag_, delta);
+        }
         if (count > 0) sink_.on_datagrams(tag_, {b.received.data(), count});
         if (static_cast<std::size_t>(n) < batch_size) {
             do_wait();

@@ -42,6 +42,9 @@ public:
     virtual void on_datagrams(std::uint32_t tag, std::span<const ReceivedDatagram> batch) = 0;
     /// ICMP errors, only for ports with enable_icmp_errors(); ignored by default.
     virtual void on_icmp_error(std::uint32_t /*tag*/, const IcmpError& /*error*/) {}
+    /// The kernel dropped `dropped` more datagrams on this socket because its receive buffer
+    /// was full (SO_RXQ_OVFL); reported when a later datagram carries the new total.
+    virtual void on_receive_drops(std::uint32_t /*tag*/, std::uint64_t /*dropped*/) {}
 
 protected:
     ~DatagramSink() = default;
@@ -56,6 +59,9 @@ struct ReceiveBatch {
     static constexpr std::size_t slot_bytes = 9216;
     std::array<std::array<std::byte, slot_bytes>, batch_size> slots;
     std::array<sockaddr_storage, batch_size> names;
+    /// Control data per slot: room for the SO_RXQ_OVFL drop counter (a 32-bit value).
+    static constexpr std::size_t control_bytes = 64;
+    std::array<std::array<std::byte, control_bytes>, batch_size> controls;
     std::array<iovec, batch_size> iovecs;
     std::array<mmsghdr, batch_size> headers;
     std::array<ReceivedDatagram, batch_size> received;
@@ -97,6 +103,7 @@ private:
     DatagramSink& sink_;
     ReceiveBatch& batch_;
     bool icmp_errors_ = false;
+    std::uint32_t drops_seen_ = 0; ///< the kernel's drop total in the last SO_RXQ_OVFL seen
 };
 
 } // namespace traverse::net

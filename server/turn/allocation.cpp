@@ -43,16 +43,22 @@ bool Allocation::has_permission(const proto::TransportAddress& peer, Time now) c
     });
 }
 
-void Allocation::add_permission(const proto::TransportAddress& peer, Time expires_at) {
+bool Allocation::add_permission(const proto::TransportAddress& peer, Time expires_at) {
     for (auto& p : permissions) {
         if (same_ip(p.peer_ip, peer)) {
             p.expires = expires_at;
-            return;
+            return false;
         }
     }
     proto::TransportAddress ip = peer;
     ip.port = 0;
     permissions.push_back(Permission{ip, expires_at});
+    return true;
+}
+
+std::size_t Allocation::active_channels() const noexcept {
+    return static_cast<std::size_t>(
+        std::count_if(channels.begin(), channels.end(), [](const Channel& c) { return c.active; }));
 }
 
 const Channel* Allocation::channel_by_number(std::uint16_t number, Time now) const noexcept {
@@ -83,9 +89,21 @@ bool ByteBucket::take(std::size_t bytes, std::uint64_t rate, Time now) noexcept 
     return true;
 }
 
-Time Allocation::expire(Time now) {
-    std::erase_if(permissions, [now](const Permission& p) { return p.expires <= now; });
+Time Allocation::expire(Time now, Expired* ended) {
+    const std::size_t removed =
+        std::erase_if(permissions, [now](const Permission& p) { return p.expires <= now; });
+    std::size_t unbound = 0;
+    for (auto& c : channels) {
+        if (c.active && c.expires <= now) {
+            c.active = false;
+            ++unbound;
+        }
+    }
     std::erase_if(channels, [now](const Channel& c) { return c.quarantine_until <= now; });
+    if (ended) {
+        ended->permissions += removed;
+        ended->channels += unbound;
+    }
     Time next = expires;
     for (const auto& p : permissions)
         next = std::min(next, p.expires);

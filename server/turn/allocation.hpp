@@ -45,6 +45,7 @@ struct Channel {
     proto::TransportAddress peer;
     Time expires;
     Time quarantine_until;
+    bool active = true; ///< counted in channels_active; false once expiry has been noticed
 };
 
 /// One relay socket of an allocation (two for a dual-stack allocation).
@@ -75,6 +76,7 @@ struct Allocation {
     std::array<std::optional<Relay>, 2> relays; ///< [0] first family, [1] additional family
     std::string username;
     Key key;
+    Time created; ///< for the allocation lifetime histogram
     Time expires;
     std::vector<Permission> permissions;
     std::vector<Channel> channels;
@@ -85,12 +87,19 @@ struct Allocation {
     /// The relay for `family`, if the allocation has one.
     const Relay* relay_for(proto::Family family) const noexcept;
     bool has_permission(const proto::TransportAddress& peer, Time now) const noexcept;
-    /// Installs or refreshes the permission for the peer's IP.
-    void add_permission(const proto::TransportAddress& peer, Time expires_at);
+    /// Installs or refreshes the permission for the peer's IP; true when it was new.
+    bool add_permission(const proto::TransportAddress& peer, Time expires_at);
     const Channel* channel_by_number(std::uint16_t number, Time now) const noexcept;
     const Channel* channel_by_peer(const proto::TransportAddress& peer, Time now) const noexcept;
+    /// What one expire() call ended, for the permission and channel gauges.
+    struct Expired {
+        std::size_t permissions = 0; ///< permissions removed
+        std::size_t channels = 0;    ///< channels that stopped relaying (now in quarantine)
+    };
     /// Drops expired permissions and channels past quarantine; returns the next deadline.
-    Time expire(Time now);
+    Time expire(Time now, Expired* ended = nullptr);
+    /// Channels still counted as bound (see Channel::active).
+    std::size_t active_channels() const noexcept;
 };
 
 } // namespace traverse::turn

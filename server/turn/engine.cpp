@@ -50,7 +50,7 @@ Engine::~Engine() {
     for (auto& [tuple, a] : allocations_)
         all.push_back(a.get());
     for (auto* a : all)
-        destroy(*a);
+        destroy(*a, std::nullopt);
 }
 
 void Engine::set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept {
@@ -115,7 +115,15 @@ std::chrono::seconds Engine::clamp_lifetime(std::optional<std::uint32_t> request
                     std::min(std::chrono::seconds(*requested), options_.max_lifetime));
 }
 
-void Engine::destroy(Allocation& allocation) noexcept {
+void Engine::destroy(Allocation& allocation, std::optional<Time> ended) noexcept {
+    stats::add(counters_.permissions_removed, allocation.permissions.size());
+    stats::add(counters_.channels_unbound, allocation.active_channels());
+    if (ended) {
+        const auto lived =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*ended - allocation.created);
+        stats::observe_lifetime(
+            counters_, static_cast<std::uint64_t>(std::max<std::int64_t>(lived.count(), 0)));
+    }
     for (auto& r : allocation.relays) {
         if (!r) continue;
         if (r->id < by_relay_.size()) by_relay_[r->id] = nullptr;
@@ -149,10 +157,10 @@ bool Engine::on_stream_frame(Time now, const ClientContext& from, std::span<cons
     return handle_stun(now, from, frame, out);
 }
 
-void Engine::on_stream_closed(Time /*now*/, const ClientContext& from) noexcept {
+void Engine::on_stream_closed(Time now, const ClientContext& from) noexcept {
     if (auto* a = find(FiveTuple{from.client, from.listener, from.connection})) {
         stats::add(counters_.allocations_deleted);
-        destroy(*a);
+        destroy(*a, now);
     }
 }
 
@@ -202,17 +210,20 @@ bool Engine::handle_stun(Time now, const ClientContext& from, std::span<const st
 
 void Engine::send_error(const ClientContext& from, const proto::MessageView& request, int code,
                         std::span<const std::uint16_t> unknown, Outbox& out) noexcept {
-    respond(from, request, proto::MessageClass::error_response, nullptr, nullptr, out,
-            [&](proto::MessageBuilder& b) {
-                b.add_error_code(code, proto::error_reason(code));
-                if (!unknown.empty()) b.add_unknown_attributes(unknown);
-            });
+    if (respond(from, request, proto::MessageClass::error_response, nullptr, nullptr, out,
+                [&](proto::MessageBuilder& b) {
+                    b.add_error_code(code, proto::error_reason(code));
+                    if (!unknown.empty()) b.add_unknown_attributes(unknown);
+                }))
+        stats::count_response(counters_, request.method(), code);
 }
 
 void Engine::send_turn_error(const ClientContext& from, const proto::MessageView& request, int code,
                              const AuthResult& auth, Allocation* cache, Outbox& out) noexcept {
-    respond(from, request, proto::MessageClass::error_response, &auth, cache, out,
-            [&](proto::MessageBuilder& b) { b.add_error_code(code, proto::error_reason(code)); });
+    if (respond(
+            from, request, proto::MessageClass::error_response, &auth, cache, out,
+            [&](proto::MessageBuilder& b) { b.add_error_code(code, proto::error_reason(code)); }))
+        stats::count_response(counters_, request.method(), code);
 }
 
 bool Engine::challenge_allowed(Time now, const proto::TransportAddress& source) noexcept {
@@ -244,11 +255,12 @@ void Engine::send_challenge(Time now, const ClientContext& from, const proto::Me
     }
     const bool with_nonce = code == 401 || code == 438;
     if (with_nonce) stats::add(counters_.challenges_sent);
-    respond(from, request, proto::MessageClass::error_response, nullptr, nullptr, out,
-            [&](proto::MessageBuilder& b) {
-                b.add_error_code(code, proto::error_reason(code));
-                if (with_nonce) options_.auth->add_challenge(b, from.client, unix_seconds(now));
-            });
+    if (respond(from, request, proto::MessageClass::error_response, nullptr, nullptr, out,
+                [&](proto::MessageBuilder& b) {
+                    b.add_error_code(code, proto::error_reason(code));
+                    if (with_nonce) options_.auth->add_challenge(b, from.client, unix_seconds(now));
+                }))
+        stats::count_response(counters_, request.method(), code);
 }
 
 // ---- TURN requests --------------------------------------------------------------------------
@@ -309,11 +321,12 @@ void Engine::handle_turn_request(Time now, const ClientContext& from,
 
     // RFC 8489 §6.3.1.1: unknown comprehension-required attributes, now that we know who asks.
     if (auto unknown = request.unknown_required(); !unknown.empty()) {
-        respond(from, request, proto::MessageClass::error_response, &auth, nullptr, out,
-                [&](proto::MessageBuilder& b) {
-                    b.add_error_code(420, proto::error_reason(420));
-                    b.add_unknown_attributes(unknown);
-                });
+        if (respond(from, request, proto::MessageClass::error_response, &auth, nullptr, out,
+                    [&](proto::MessageBuilder& b) {
+                        b.add_error_code(420, proto::error_reason(420));
+                        b.add_unknown_attributes(unknown);
+                    }))
+            stats::count_response(counters_, request.method(), 420);
         return;
     }
 
@@ -490,15 +503,18 @@ void Engine::on_peer_icmp(Time now, RelayId relay, const proto::TransportAddress
 
 void Engine::on_tick(Time now) noexcept {
     std::vector<Allocation*> expired;
+    Allocation::Expired ended;
     for (auto& [tuple, a] : allocations_) {
         if (a->expires <= now)
             expired.push_back(a.get());
         else
-            a->expire(now);
+            a->expire(now, &ended);
     }
+    stats::add(counters_.permissions_removed, ended.permissions);
+    stats::add(counters_.channels_unbound, ended.channels);
     for (auto* a : expired) {
         stats::add(counters_.allocations_expired);
-        destroy(*a);
+        destroy(*a, now);
     }
 }
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -172,7 +173,8 @@ private:
     bool resend_cached(const CachedResponse& cached, const ClientContext& from,
                        const proto::MessageView& request, Outbox& out) noexcept;
     proto::TransactionId next_indication_id(RelayId relay) noexcept;
-    void destroy(Allocation& allocation) noexcept;
+    /// Removes an allocation; `ended` (absent at shutdown) records its lifetime.
+    void destroy(Allocation& allocation, std::optional<Time> ended) noexcept;
     std::chrono::seconds clamp_lifetime(std::optional<std::uint32_t> requested) const noexcept;
 
     EngineOptions options_;

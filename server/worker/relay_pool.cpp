@@ -46,12 +46,24 @@ std::size_t ReservationRegistry::size() const {
 }
 
 RelayPool::RelayPool(boost::asio::io_context& io, RelayPoolOptions options, net::DatagramSink& sink,
-                     net::ReceiveBatch& batch, ReservationRegistry& reservations)
+                     net::ReceiveBatch& batch, ReservationRegistry& reservations,
+                     stats::WorkerCounters* counters)
     : io_(io), options_(std::move(options)), sink_(sink), batch_(batch),
-      reservations_(reservations) {
+      reservations_(reservations), counters_(counters) {
     std::uint64_t seed = 0;
     RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
     random_.seed(seed);
+    publish();
+}
+
+void RelayPool::publish() noexcept {
+    if (!counters_) return;
+    // A worker without relay addresses (STUN only) has no relay ports at all.
+    const bool relaying = options_.ipv4 || options_.ipv6;
+    const std::size_t range =
+        relaying ? static_cast<std::size_t>(options_.port_max - options_.port_min) + 1 : 0;
+    stats::set(counters_->relay_ports, range);
+    stats::set(counters_->relay_ports_free, relaying ? free_ports() : 0);
 }
 
 std::size_t RelayPool::free_ports() const noexcept {
@@ -89,6 +101,7 @@ turn::RelayGrant RelayPool::adopt(net::BoundSocket socket, const RelayAddress& w
     ports_[id]->enable_icmp_errors();
     ports_[id]->start();
     ++open_;
+    publish();
     turn::RelayGrant grant;
     grant.id = id;
     grant.relayed = where.external;
@@ -164,6 +177,7 @@ void RelayPool::close(turn::RelayId id) {
     graveyard_.push_back(std::move(ports_[id]));
     free_ids_.push_back(id);
     --open_;
+    publish();
 }
 
 void RelayPool::on_tick(std::chrono::steady_clock::time_point now) {

@@ -2,6 +2,7 @@
 // A worker's relay sockets: its slice of the relay port range, EVEN-PORT reservations, readers.
 #pragma once
 
+#include "monitoring/stats.hpp"
 #include "server/net/udp_port.hpp"
 #include "server/turn/ports.hpp"
 
@@ -62,8 +63,10 @@ struct RelayPoolOptions {
 /// relayed address must be the source of what reaches the peer). Single-threaded: the worker's.
 class RelayPool final : public turn::RelayOpener {
 public:
+    /// `counters` (optional) receives the relay_ports and relay_ports_free gauges.
     RelayPool(boost::asio::io_context& io, RelayPoolOptions options, net::DatagramSink& sink,
-              net::ReceiveBatch& batch, ReservationRegistry& reservations);
+              net::ReceiveBatch& batch, ReservationRegistry& reservations,
+              stats::WorkerCounters* counters = nullptr);
 
     turn::RelayOpenResult open(const turn::RelayRequest& request) override;
     void close(turn::RelayId id) override;
@@ -81,6 +84,7 @@ private:
     std::optional<net::BoundSocket> bind_port(const RelayAddress& where, std::uint16_t port,
                                               bool dont_fragment);
     turn::RelayGrant adopt(net::BoundSocket socket, const RelayAddress& where);
+    void publish() noexcept;
 
     boost::asio::io_context& io_;
     RelayPoolOptions options_;
@@ -93,6 +97,7 @@ private:
     ReservationRegistry& reservations_;
     std::mt19937_64 random_;
     std::size_t open_ = 0;
+    stats::WorkerCounters* counters_;
 };
 
 } // namespace traverse::worker

@@ -11,7 +11,8 @@ namespace traverse::worker {
 
 TurnWorker::TurnWorker(WorkerSetup setup, net::ConnectionLimiter& limiter)
     : index_(setup.index), work_(io_.get_executor()),
-      relays_(io_, std::move(setup.relay), relay_receiver_, batch_, *setup.reservations),
+      relays_(io_, std::move(setup.relay), relay_receiver_, batch_, *setup.reservations,
+              &counters_),
       engine_(std::move(setup.engine), setup.listeners, counters_, &relays_, setup.quotas),
       tick_timer_(io_) {
     const auto& table = engine_.listeners();
@@ -37,6 +38,7 @@ void TurnWorker::start() {
         if (p) p->start();
     for (auto& s : streams_)
         if (s) s->start();
+    stats::set(counters_.listeners_bound, listener_count());
     schedule_tick();
     thread_ = std::thread([this] { io_.run(); });
 }
@@ -62,7 +64,17 @@ void TurnWorker::stop() {
     thread_.join();
 }
 
+std::uint64_t TurnWorker::listener_count() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& p : udp_)
+        n += p ? 1 : 0;
+    for (const auto& s : streams_)
+        n += s ? 1 : 0;
+    return n;
+}
+
 void TurnWorker::close_all() {
+    stats::set(counters_.listeners_bound, 0);
     tick_timer_.cancel();
     for (auto& p : udp_)
         if (p) p->close();
@@ -105,6 +117,14 @@ void TurnWorker::RelayReceiver::on_datagrams(std::uint32_t relay,
     worker.flush();
 }
 
+void TurnWorker::on_receive_drops(std::uint32_t /*listener*/, std::uint64_t dropped) {
+    stats::add(counters_.kernel_drops_listener, dropped);
+}
+
+void TurnWorker::RelayReceiver::on_receive_drops(std::uint32_t /*relay*/, std::uint64_t dropped) {
+    stats::add(worker.counters_.kernel_drops_relay, dropped);
+}
+
 void TurnWorker::RelayReceiver::on_icmp_error(std::uint32_t relay, const net::IcmpError& error) {
     worker.engine_.on_peer_icmp(turn::Clock::now(), relay, error.peer, error.type, error.code,
                                 error.info, worker.outbox_);
@@ -119,13 +139,21 @@ bool TurnWorker::on_stream_frame(net::StreamConnection& connection,
     return keep;
 }
 
+bool TurnWorker::is_tls(const net::StreamConnection& connection) const noexcept {
+    return engine_.listeners()[connection.listener()].transport == turn::Transport::tls;
+}
+
 void TurnWorker::on_stream_opened(net::StreamConnection& connection) {
     stats::add(counters_.stream_connections_accepted);
+    stats::add(is_tls(connection) ? counters_.tls_connections_opened
+                                  : counters_.tcp_connections_opened);
     connections_.emplace(connection.id(), connection.weak_from_this());
 }
 
 void TurnWorker::on_stream_closed(net::StreamConnection& connection, net::CloseReason reason) {
     connections_.erase(connection.id());
+    stats::add(is_tls(connection) ? counters_.tls_connections_closed
+                                  : counters_.tcp_connections_closed);
     const turn::ClientContext from = context_of(connection);
     engine_.on_stream_closed(turn::Clock::now(), from);
     switch (reason) {

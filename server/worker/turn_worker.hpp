@@ -56,10 +56,12 @@ private:
         void on_datagrams(std::uint32_t relay,
                           std::span<const net::ReceivedDatagram> batch) override;
         void on_icmp_error(std::uint32_t relay, const net::IcmpError& error) override;
+        void on_receive_drops(std::uint32_t relay, std::uint64_t dropped) override;
     };
 
     void on_datagrams(std::uint32_t listener,
                       std::span<const net::ReceivedDatagram> batch) override;
+    void on_receive_drops(std::uint32_t listener, std::uint64_t dropped) override;
     bool on_stream_frame(net::StreamConnection& connection,
                          std::span<const std::byte> frame) override;
     void on_stream_opened(net::StreamConnection& connection) override;
@@ -68,6 +70,9 @@ private:
     bool may_close_idle(net::StreamConnection& connection) override;
 
     static turn::ClientContext context_of(const net::StreamConnection& connection);
+    bool is_tls(const net::StreamConnection& connection) const noexcept;
+    /// Listening sockets (UDP and stream) this worker serves.
+    std::uint64_t listener_count() const noexcept;
     void flush();
     void close_all();
     void schedule_tick();

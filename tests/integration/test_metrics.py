@@ -133,7 +133,9 @@ class MetricsEndpoint(TurnServerCase):
         # Only low-cardinality labels, and no per-worker label unless asked for.
         for (name, labels) in after:
             if name.startswith("traverse_"):
-                self.assertLessEqual({n for n, _ in labels}, {"direction", "reason", "method"})
+                self.assertLessEqual({n for n, _ in labels},
+                                     {"direction", "reason", "method", "code", "transport",
+                                      "socket", "le"})
         self.assertGreater(self.value(after, "traverse_process_resident_memory_bytes"), 0)
         self.assertGreater(self.value(after, "traverse_process_open_fds"), 0)
         self.assertIn(self.key("traverse_process_cpu_seconds_total"), after)

@@ -89,11 +89,13 @@ void Engine::handle_allocate(Time now, const ClientContext& from, const proto::M
         case QuotaRefusal::none:
             break;
         case QuotaRefusal::per_user:
+            stats::add(counters_.allocations_refused_quota_user);
+            return fail(486);
         case QuotaRefusal::per_ip:
-            stats::add(counters_.allocations_refused_quota);
+            stats::add(counters_.allocations_refused_quota_ip);
             return fail(486);
         case QuotaRefusal::total:
-            stats::add(counters_.allocations_refused_quota);
+            stats::add(counters_.allocations_refused_quota_total);
             return fail(508);
         }
     }
@@ -134,6 +136,7 @@ void Engine::handle_allocate(Time now, const ClientContext& from, const proto::M
     allocation->key = auth.key;
     const auto lifetime = clamp_lifetime(requested_lifetime);
     allocation->expires = now + lifetime;
+    allocation->created = now;
     for (const auto& r : allocation->relays) {
         if (!r) continue;
         if (r->id >= by_relay_.size()) by_relay_.resize(r->id + 1, nullptr);

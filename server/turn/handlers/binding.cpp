@@ -122,6 +122,7 @@ void Engine::handle_binding(const ClientContext& from, const proto::MessageView&
     to.port = destination_port;
     Via via = here.transport == Transport::udp ? Via::udp(via_index) : reply_via(from);
     out.commit(via, to, wire->size());
+    stats::count_response(counters_, request.method(), 0);
 }
 
 } // namespace traverse::turn

@@ -40,12 +40,19 @@ void Engine::handle_channel_bind(Time now, const ClientContext& from,
     if (existing) {
         existing->expires = expires;
         existing->quarantine_until = expires + options_.channel_quarantine;
+        if (!existing->active) {
+            // Rebound during its quarantine: relaying again.
+            existing->active = true;
+            stats::add(counters_.channels_bound);
+        }
     } else {
         allocation.channels.push_back(
             Channel{*number, *peer, expires, expires + options_.channel_quarantine});
+        stats::add(counters_.channels_bound);
     }
     // §11.2: binding a channel also installs or refreshes the permission for the peer.
-    allocation.add_permission(*peer, now + options_.permission_lifetime);
+    if (allocation.add_permission(*peer, now + options_.permission_lifetime))
+        stats::add(counters_.permissions_installed);
     respond(from, request, proto::MessageClass::success_response, &auth, &allocation, out,
             [](proto::MessageBuilder&) {});
 }

@@ -39,7 +39,8 @@ void Engine::handle_create_permission(Time now, const ClientContext& from,
     }
     const Time expires = now + options_.permission_lifetime;
     for (std::size_t i = 0; i < count; ++i)
-        allocation.add_permission(peers[i], expires);
+        if (allocation.add_permission(peers[i], expires))
+            stats::add(counters_.permissions_installed);
     respond(from, request, proto::MessageClass::success_response, &auth, &allocation, out,
             [](proto::MessageBuilder&) {});
 }

@@ -33,7 +33,7 @@ void Engine::handle_refresh(Time now, const ClientContext& from, const proto::Me
             });
     if (remove) {
         stats::add(counters_.allocations_deleted);
-        destroy(allocation); // its cached answer moves to a tombstone for retransmissions
+        destroy(allocation, now); // its cached answer moves to a tombstone for retransmissions
         return;
     }
     allocation.expires = now + lifetime;

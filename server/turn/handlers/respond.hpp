@@ -28,7 +28,10 @@ bool Engine::respond(const ClientContext& from, const proto::MessageView& reques
         cache->last_response.bytes.assign(wire->begin(), wire->end());
     }
     out.commit(reply_via(from), from.client, wire->size());
-    if (cls == proto::MessageClass::error_response) stats::add(counters_.error_responses);
+    if (cls == proto::MessageClass::error_response)
+        stats::add(counters_.error_responses);
+    else
+        stats::count_response(counters_, request.method(), 0);
     return true;
 }
 

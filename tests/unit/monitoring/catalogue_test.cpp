@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -72,7 +73,10 @@ TEST_CASE("every counter feeds a family and every source is consistent") {
         const bool has_source =
             std::any_of(stats::sources.begin(), stats::sources.end(),
                         [&](const stats::Source& s) { return s.family == f.name; });
-        CHECK(has_source != f.name.starts_with("traverse_process_"));
+        CHECK(has_source == (f.feed == stats::Feed::sources));
+        CHECK((f.feed == stats::Feed::process) == f.name.starts_with("traverse_process_"));
+        CHECK((f.type == stats::MetricType::histogram) == (f.feed == stats::Feed::lifetime));
+        CHECK(f.label2.empty() == (f.feed != stats::Feed::responses));
     }
 }
 
@@ -102,6 +106,38 @@ TEST_CASE("the dashboard and the alert rules only use metrics of the catalogue")
             CHECK_MESSAGE(stats::find_family(name) != nullptr,
                           name << " is used in " << file << " but not in catalogue.hpp");
     }
+}
+
+TEST_CASE("result codes and methods map to their label values") {
+    CHECK(stats::result_codes[stats::code_index(0)] == "success");
+    for (int code : {400, 401, 403, 420, 437, 438, 440, 441, 442, 443, 486, 508})
+        CHECK(stats::result_codes[stats::code_index(code)] == std::to_string(code));
+    CHECK(stats::result_codes[stats::code_index(500)] == "other");
+    CHECK(stats::request_methods[static_cast<std::size_t>(stats::method_index(0x001))] ==
+          "binding");
+    CHECK(stats::request_methods[static_cast<std::size_t>(stats::method_index(0x003))] ==
+          "allocate");
+    CHECK(stats::request_methods[static_cast<std::size_t>(stats::method_index(0x004))] ==
+          "refresh");
+    CHECK(stats::request_methods[static_cast<std::size_t>(stats::method_index(0x008))] ==
+          "create_permission");
+    CHECK(stats::request_methods[static_cast<std::size_t>(stats::method_index(0x009))] ==
+          "channel_bind");
+    CHECK(stats::method_index(0x006) == -1); // Send is an indication, never answered
+}
+
+TEST_CASE("lifetime observations land in the first bucket whose bound holds them") {
+    stats::WorkerCounters block;
+    stats::observe_lifetime(block, 0);         // <= 1 s
+    stats::observe_lifetime(block, 1000);      // <= 1 s (bounds are inclusive)
+    stats::observe_lifetime(block, 1001);      // <= 5 s
+    stats::observe_lifetime(block, 600000);    // <= 600 s
+    stats::observe_lifetime(block, 100000000); // +Inf
+    CHECK(block.lifetime_buckets[0].load() == 2);
+    CHECK(block.lifetime_buckets[1].load() == 1);
+    CHECK(block.lifetime_buckets[7].load() == 1);
+    CHECK(block.lifetime_buckets.back().load() == 1);
+    CHECK(block.lifetime_sum_ms.load() == 100602001);
 }
 
 TEST_SUITE_END();

@@ -94,8 +94,10 @@ TEST_CASE("the collector sums every worker block into labelled families") {
     CHECK(value(active) == 5);
     CHECK(value(family(all, "traverse_allocations_ended_total"), "deleted") == 1);
     CHECK(value(family(all, "traverse_allocations_ended_total"), "expired") == 1);
-    CHECK(value(family(all, "traverse_allocations_refused_total"), "capacity") == 1);
-    CHECK(value(family(all, "traverse_allocations_refused_total"), "quota") == 0);
+    const auto& refused = family(all, "traverse_allocations_refused_total");
+    CHECK(refused.metric.size() == 5);
+    CHECK(value(refused, "port_exhaustion") == 1);
+    CHECK(value(refused, "quota_user") == 0);
     const auto& dropped = family(all, "traverse_relay_dropped_total");
     CHECK(dropped.metric.size() == 5);
     CHECK(value(dropped, "bandwidth") == 9);
@@ -108,6 +110,108 @@ TEST_CASE("the collector sums every worker block into labelled families") {
     // Later bumps show at the next scrape.
     stats::add(b.relayed_to_peer_packets);
     CHECK(value(family(collector.Collect(), "traverse_relayed_packets_total"), "to_peer") == 8);
+}
+
+TEST_CASE("derived gauges: permissions, channels, stream connections, relay ports") {
+    stats::WorkerCounters a, b;
+    stats::add(a.permissions_installed, 5);
+    stats::add(a.permissions_removed, 2);
+    stats::add(b.permissions_installed, 1);
+    stats::add(a.channels_bound, 3);
+    stats::add(b.channels_unbound, 1);
+    stats::add(b.channels_bound, 2);
+    stats::add(a.tcp_connections_opened, 4);
+    stats::add(a.tcp_connections_closed, 1);
+    stats::add(b.tls_connections_opened, 2);
+    stats::add(b.tls_connections_closed, 2);
+    stats::set(a.relay_ports, 100);
+    stats::set(b.relay_ports, 101);
+    stats::set(a.relay_ports_free, 90);
+    stats::set(b.relay_ports_free, 7);
+    stats::add(b.kernel_drops_listener, 12);
+    stats::add(a.peers_refused, 3);
+    stats::add(b.allocations_refused_quota_ip, 2);
+    monitoring::WorkerCountersCollector collector({&a, &b}, false);
+    const auto all = collector.Collect();
+    CHECK(value(family(all, "traverse_permissions_active")) == 4);
+    CHECK(value(family(all, "traverse_channels_active")) == 4);
+    const auto& streams = family(all, "traverse_stream_connections_active");
+    CHECK(streams.metric.size() == 2);
+    CHECK(value(streams, "tcp") == 3);
+    CHECK(value(streams, "tls") == 0);
+    CHECK(value(family(all, "traverse_relay_ports")) == 201);
+    CHECK(value(family(all, "traverse_relay_ports_free")) == 97);
+    CHECK(value(family(all, "traverse_kernel_receive_drops_total"), "listener") == 12);
+    CHECK(value(family(all, "traverse_kernel_receive_drops_total"), "relay") == 0);
+    CHECK(value(family(all, "traverse_allocations_refused_total"), "peer_filter") == 3);
+    CHECK(value(family(all, "traverse_allocations_refused_total"), "quota_ip") == 2);
+}
+
+TEST_CASE("responses are published for every method and code, summed over workers") {
+    stats::WorkerCounters a, b;
+    stats::count_response(a, 0x003, 401);
+    stats::count_response(b, 0x003, 401);
+    stats::count_response(b, 0x003, 0);
+    stats::count_response(a, 0x009, 403);
+    stats::count_response(a, 0x010, 400); // not a counted method: ignored
+    monitoring::WorkerCountersCollector collector({&a, &b}, false);
+    const auto all = collector.Collect();
+    const auto& responses = family(all, "traverse_stun_responses_total");
+    CHECK(responses.type == prometheus::MetricType::Counter);
+    CHECK(responses.metric.size() == stats::request_methods.size() * stats::result_codes.size());
+    auto at = [&](const std::string& method, const std::string& code) {
+        for (const auto& m : responses.metric)
+            if (label(m, "method") == method && label(m, "code") == code) return m.counter.value;
+        FAIL("no series " << method << " " << code);
+        return -1.0;
+    };
+    CHECK(at("allocate", "401") == 2);
+    CHECK(at("allocate", "success") == 1);
+    CHECK(at("channel_bind", "403") == 1);
+    CHECK(at("binding", "400") == 0);
+    double total = 0;
+    for (const auto& m : responses.metric)
+        total += m.counter.value;
+    CHECK(total == 4);
+
+    monitoring::WorkerCountersCollector split({&a, &b}, true);
+    const auto& per_worker = family(split.Collect(), "traverse_stun_responses_total");
+    CHECK(per_worker.metric.size() == 2 * responses.metric.size());
+}
+
+TEST_CASE("the allocation lifetime histogram is cumulative, with +Inf, count and sum") {
+    stats::WorkerCounters a, b;
+    stats::observe_lifetime(a, 500);      // 0.5 s
+    stats::observe_lifetime(b, 45000);    // 45 s
+    stats::observe_lifetime(b, 18000000); // 5 h
+    monitoring::WorkerCountersCollector collector({&a, &b}, false);
+    const auto all = collector.Collect();
+    const auto& h = family(all, "traverse_allocation_lifetime_seconds");
+    CHECK(h.type == prometheus::MetricType::Histogram);
+    REQUIRE(h.metric.size() == 1);
+    const auto& hist = h.metric[0].histogram;
+    REQUIRE(hist.bucket.size() == stats::lifetime_bounds.size() + 1);
+    CHECK(hist.bucket[0].upper_bound == 1);
+    CHECK(hist.bucket[0].cumulative_count == 1);
+    CHECK(hist.bucket[3].upper_bound == 30);
+    CHECK(hist.bucket[3].cumulative_count == 1);
+    CHECK(hist.bucket[4].upper_bound == 60);
+    CHECK(hist.bucket[4].cumulative_count == 2);
+    CHECK(hist.bucket[12].cumulative_count == 2); // <= 4 h
+    CHECK(hist.bucket.back().cumulative_count == 3);
+    CHECK(hist.sample_count == 3);
+    CHECK(hist.sample_sum == doctest::Approx(18045.5));
+
+    const std::string text = prometheus::TextSerializer().Serialize(all);
+    CHECK(text.find("# TYPE traverse_allocation_lifetime_seconds histogram") != std::string::npos);
+    CHECK(text.find("traverse_allocation_lifetime_seconds_bucket{le=\"60\"} 2") !=
+          std::string::npos);
+    CHECK(text.find("traverse_allocation_lifetime_seconds_bucket{le=\"+Inf\"} 3") !=
+          std::string::npos);
+    CHECK(text.find("traverse_allocation_lifetime_seconds_count 3") != std::string::npos);
+    // Exactly one +Inf bucket line.
+    const auto first = text.find("le=\"+Inf\"");
+    CHECK(text.find("le=\"+Inf\"", first + 1) == std::string::npos);
 }
 
 TEST_CASE("the collector publishes every non-process family of the catalogue, HELP included") {

@@ -596,7 +596,10 @@ TEST_SUITE("turn.engine") {
         Client b2{t, "alice", "wonderland", "192.0.2.53:40000"};
         t.quota.per_user = 0;
         CHECK(t.error_of(b2.allocate()) == 508);
-        CHECK(value(t.counters.allocations_refused_quota) == 2);
+        CHECK(value(t.counters.allocations_refused_quota_user) == 1);
+        CHECK(value(t.counters.allocations_refused_quota_total) == 1);
+        CHECK(value(t.counters.responses[1][stats::code_index(486)]) == 1);
+        CHECK(value(t.counters.responses[1][stats::code_index(508)]) == 1);
         REQUIRE(success(a.request(proto::Method::refresh, [](proto::MessageBuilder& m) {
             m.add_u32(AttrType::lifetime, 0);
         })));
