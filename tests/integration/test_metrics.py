@@ -22,6 +22,8 @@ import turn_client as t
 from turn_client import TurnServerCase
 
 PROMTOOL = shutil.which("promtool")
+DASHBOARD = os.path.join(h.REPO_ROOT, "monitoring", "grafana", "traverse.json")
+ALERTS = os.path.join(h.REPO_ROOT, "monitoring", "prometheus", "alerts.yaml")
 PROMETHEUS = shutil.which("prometheus")
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -172,7 +174,8 @@ class MetricsEndpoint(MetricsCase):
         with tempfile.TemporaryDirectory(prefix="traverse-prom-") as tmp:
             config = os.path.join(tmp, "prometheus.yaml")
             with open(config, "w", encoding="utf-8") as f:
-                f.write("global:\n  scrape_interval: 1s\n"
+                f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                        f"rule_files:\n  - '{ALERTS}'\n"
                         "scrape_configs:\n  - job_name: traverse\n"
                         f"    static_configs:\n      - targets: ['{host}:{port}']\n")
             web = free_tcp_port()
@@ -283,6 +286,38 @@ class MetricsEndpoint(MetricsCase):
                                          "(traverse_allocation_lifetime_seconds_bucket))"), 0)
                 self.assertEqual(query("max_over_time(traverse_channels_active[1m])"),
                                  v("traverse_channels_active") + 5)
+
+                # Every dashboard query runs against the live data without error ...
+                with open(DASHBOARD, encoding="utf-8") as fh:
+                    dashboard = json.load(fh)
+                exprs = [target["expr"] for panel in dashboard["panels"]
+                         for target in panel.get("targets", [])]
+                self.assertGreaterEqual(len(exprs), 20)
+                for expr in exprs:
+                    expr = expr.replace("$instance", ".*").replace("$__rate_interval", "1m")
+                    q = urllib.parse.urlencode({"query": expr})
+                    status, body = http_get("127.0.0.1", web, f"/api/v1/query?{q}")
+                    self.assertEqual((status, json.loads(body)["status"]), (200, "success"),
+                                     f"{expr}: {body}")
+                # ... the headroom panel shows the pool, and the alert rules load and evaluate.
+                first, last = self.port_range()
+                headroom = query("sum(traverse_relay_ports_free) / sum(traverse_relay_ports)")
+                self.assertAlmostEqual(headroom, f("traverse_relay_ports_free")
+                                       / (last - first + 1))
+                deadline = time.monotonic() + 10
+                while True:
+                    status, body = http_get("127.0.0.1", web, "/api/v1/rules")
+                    rules = [r for g in json.loads(body)["data"]["groups"] for r in g["rules"]]
+                    evaluated = all(not r.get("lastEvaluation", "0001").startswith("0001")
+                                    for r in rules)
+                    if (rules and evaluated) or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.25)
+                self.assertGreaterEqual(len(rules), 10)
+                for r in rules:
+                    self.assertEqual(r["health"], "ok", r)
+                firing = {r["name"] for r in rules if r["state"] == "firing"}
+                self.assertNotIn("TraverseRelayPortPoolExhausted", firing)
             finally:
                 stop.set()
                 if flow is not None:
