@@ -38,6 +38,9 @@ inline constexpr std::chrono::seconds tls_handshake_timeout{10};
 
 /// Log level name.
 inline constexpr std::string_view log_level = "info";
+/// Lines per second and call site on per-packet paths (auth failures, drops) before the rest is
+/// suppressed and summarised.
+inline constexpr std::uint32_t log_rate_limit = 10;
 
 /// REALM of the long-term credentials (RFC 8489 section 9.2). Static users' precomputed keys
 /// depend on it.

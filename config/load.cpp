@@ -29,6 +29,8 @@ constexpr std::array<std::string_view, 3> transport_names{"udp", "tcp", "tls"};
 constexpr std::array<std::string_view, 6> log_level_names{"trace", "debug", "info",
                                                           "warn",  "error", "off"};
 constexpr std::array<std::string_view, 2> log_format_names{"text", "json"};
+/// Modules that log, for logging.modules (kept in step with the TRAVERSE_LOG call sites).
+constexpr std::array<std::string_view, 4> log_module_names{"app", "net", "turn", "worker"};
 
 template <typename T> Parsed<T> success(T value) {
     return Parsed<T>{std::move(value), {}};
@@ -278,7 +280,7 @@ void read_cidrs(Loader& loader, const Entry& entry, std::vector<std::string>& ou
 /// publishes it, and a unit test checks that schema.md documents each entry. A list of maps
 /// has an entry for the list ("auth.users") that reads its items through the entries of the
 /// item keys ("auth.users[].name").
-constexpr std::array<Field, 39> fields{{
+constexpr std::array<Field, 41> fields{{
     {"server.software",
      [](Loader& loader, const Entry& entry, Target& target) {
          // An unquoted `false` turns SOFTWARE off; a quoted "false" is just a string.
@@ -373,6 +375,42 @@ constexpr std::array<Field, 39> fields{{
     {"logging.format",
      [](Loader& loader, const Entry& entry, Target& target) {
          loader.read(entry, "text or json", parse_log_format, target.config.logging.format);
+     }},
+    {"logging.modules",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         auto& modules = target.config.logging.modules;
+         modules.clear();
+         if (entry.value.IsNull()) return;
+         if (!entry.value.IsMap()) {
+             return loader.error(entry, "expected a map of module: level (modules " +
+                                            join_alternatives(log_module_names) + "), got " +
+                                            describe(entry.value));
+         }
+         for (auto it = entry.value.begin(); it != entry.value.end(); ++it) {
+             const YAML::Node key = it->first;
+             Entry item{entry.path + "." + (key.IsScalar() ? key.Scalar() : std::string{"?"}),
+                        line_of(key.Mark()), line_of(key.Mark()), it->second};
+             if (!key.IsScalar() || std::find(log_module_names.begin(), log_module_names.end(),
+                                              key.Scalar()) == log_module_names.end()) {
+                 loader.error(item,
+                              "unknown module; expected " + join_alternatives(log_module_names));
+                 continue;
+             }
+             if (modules.contains(key.Scalar())) {
+                 loader.error(item, "duplicate module");
+                 continue;
+             }
+             std::string level;
+             loader.read(item, "a log level", parse_log_level, level);
+             if (!level.empty()) modules.emplace(key.Scalar(), level);
+         }
+     }},
+    {"logging.rate_limit",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_bounded<std::uint32_t>(text, 1, 100000);
+         };
+         loader.read(entry, "an integer 1..100000", parse, target.config.logging.rate_limit);
      }},
     {"auth.realm",
      [](Loader& loader, const Entry& entry, Target& target) {

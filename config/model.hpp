@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,9 +64,11 @@ std::string_view to_string(LogFormat format);
 
 /// Logging settings.
 struct Logging {
-    std::string level{defaults::log_level};          ///< trace|debug|info|warn|error|off
-    LogFormat format = LogFormat::text;              ///< line encoding
-    bool operator==(const Logging&) const = default; ///< field-wise comparison
+    std::string level{defaults::log_level};              ///< trace|debug|info|warn|error|off
+    LogFormat format = LogFormat::text;                  ///< line encoding
+    std::map<std::string, std::string> modules;          ///< module -> level, overrides `level`
+    std::uint32_t rate_limit = defaults::log_rate_limit; ///< lines/s per per-packet call site
+    bool operator==(const Logging&) const = default;     ///< field-wise comparison
 };
 
 /// Process-wide settings.

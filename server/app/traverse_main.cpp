@@ -248,6 +248,12 @@ int run(const config::ServerConfig& cfg) {
     log::parse_level(cfg.logging.level, level);
     log::configure(level, cfg.logging.format == config::LogFormat::json ? log::Format::json
                                                                         : log::Format::text);
+    for (const auto& [module, name] : cfg.logging.modules) {
+        log::Level module_level = level;
+        log::parse_level(name, module_level);
+        log::set_module_level(module, module_level);
+    }
+    log::set_rate_limit(cfg.logging.rate_limit);
     unsigned workers = cfg.server.workers;
     if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
     const unsigned relay_ports = static_cast<unsigned>(cfg.relay.port_max - cfg.relay.port_min) + 1;

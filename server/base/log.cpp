@@ -2,21 +2,34 @@
 // Implementation of the structured logger: one mutex-protected write per line (control plane).
 #include "server/base/log.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <ctime>
-#include <map>
 #include <mutex>
-#include <shared_mutex>
+#include <vector>
 
 namespace traverse::log {
 namespace {
 
+/// One module with its own level. The name is written before the slot is published (the
+/// count's release store), and never changes afterwards, so readers need no lock.
+struct ModuleSlot {
+    std::array<char, 24> name{};
+    std::size_t size = 0;
+    std::atomic<Level> level{Level::info};
+};
+
 struct State {
     std::atomic<Level> default_level{Level::info};
     std::atomic<Format> format{Format::text};
-    std::shared_mutex modules_mutex; // guards module_levels; written at start-up and reload only
-    std::map<std::string, Level, std::less<>> module_levels;
-    std::mutex write_mutex; // one line at a time on stderr
+    /// Lowest threshold of the default and every module: most disabled lines stop here.
+    std::atomic<Level> floor{Level::info};
+    std::array<ModuleSlot, 16> modules;
+    std::atomic<std::size_t> module_count{0};
+    std::atomic<unsigned> rate_limit{10};
+    std::mutex config_mutex; // serialises configuration writers; readers never take it
+    std::mutex write_mutex;  // one line at a time on stderr
 };
 
 State& state() {
@@ -108,27 +121,89 @@ std::string_view to_string(Level level) noexcept {
     return "?";
 }
 
+namespace {
+
+/// Recomputes the floor; called with config_mutex held.
+void update_floor(State& s) noexcept {
+    Level floor = s.default_level.load(std::memory_order_relaxed);
+    const std::size_t n = s.module_count.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i)
+        floor = std::min(floor, s.modules[i].level.load(std::memory_order_relaxed));
+    s.floor.store(floor, std::memory_order_relaxed);
+}
+
+} // namespace
+
 void configure(Level default_level, Format format) noexcept {
-    state().default_level.store(default_level, std::memory_order_relaxed);
-    state().format.store(format, std::memory_order_relaxed);
+    auto& s = state();
+    std::lock_guard lock(s.config_mutex);
+    s.default_level.store(default_level, std::memory_order_relaxed);
+    s.format.store(format, std::memory_order_relaxed);
+    update_floor(s);
 }
 
 void set_module_level(std::string_view module, Level level) {
-    std::unique_lock lock(state().modules_mutex);
-    state().module_levels.insert_or_assign(std::string(module), level);
+    auto& s = state();
+    std::lock_guard lock(s.config_mutex);
+    const std::size_t n = s.module_count.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (std::string_view(s.modules[i].name.data(), s.modules[i].size) == module) {
+            s.modules[i].level.store(level, std::memory_order_relaxed);
+            update_floor(s);
+            return;
+        }
+    }
+    if (n == s.modules.size() || module.size() >= s.modules[n].name.size()) return;
+    ModuleSlot& slot = s.modules[n];
+    std::copy(module.begin(), module.end(), slot.name.begin());
+    slot.size = module.size();
+    slot.level.store(level, std::memory_order_relaxed);
+    s.module_count.store(n + 1, std::memory_order_release);
+    update_floor(s);
+}
+
+void set_rate_limit(unsigned lines_per_second) noexcept {
+    state().rate_limit.store(std::max(1u, lines_per_second), std::memory_order_relaxed);
 }
 
 bool enabled(std::string_view module, Level level) noexcept {
     auto& s = state();
+    if (level == Level::off || level < s.floor.load(std::memory_order_relaxed)) return false;
     Level threshold = s.default_level.load(std::memory_order_relaxed);
-    {
-        std::shared_lock lock(s.modules_mutex);
-        if (!s.module_levels.empty()) {
-            auto it = s.module_levels.find(module);
-            if (it != s.module_levels.end()) threshold = it->second;
+    const std::size_t n = s.module_count.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (std::string_view(s.modules[i].name.data(), s.modules[i].size) == module) {
+            threshold = s.modules[i].level.load(std::memory_order_relaxed);
+            break;
         }
     }
-    return level != Level::off && threshold != Level::off && level >= threshold;
+    return threshold != Level::off && level >= threshold;
+}
+
+void write_limited(Level level, std::string_view module, std::string_view msg,
+                   std::uint64_t suppressed, std::initializer_list<Field> fields) {
+    if (suppressed == 0) return write(level, module, msg, fields);
+    std::vector<Field> all(fields);
+    all.emplace_back("suppressed", suppressed);
+    write(level, module, msg, all);
+}
+
+bool SiteLimiter::allow(std::chrono::steady_clock::time_point now,
+                        std::uint64_t& suppressed) noexcept {
+    const std::int64_t second =
+        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    std::int64_t current = second_.load(std::memory_order_relaxed);
+    // The first thread to see a new second opens its window; a thread with an older clock
+    // reading simply counts against the newer window.
+    if (second > current && second_.compare_exchange_strong(current, second))
+        used_.store(0, std::memory_order_relaxed);
+    if (used_.fetch_add(1, std::memory_order_relaxed) <
+        state().rate_limit.load(std::memory_order_relaxed)) {
+        suppressed = suppressed_.exchange(0, std::memory_order_relaxed);
+        return true;
+    }
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
 }
 
 void write(Level level, std::string_view module, std::string_view msg,

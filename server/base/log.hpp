@@ -36,10 +36,14 @@ struct Field {
 
 /// Global settings; set once at start-up before workers run (reload comes later).
 void configure(Level default_level, Format format) noexcept;
-/// Sets the level of one module ("net", "turn", "app" ...).
+/// Sets the level of one module ("net", "turn", "app" ...). At most 16 modules; names longer
+/// than 23 characters are ignored.
 void set_module_level(std::string_view module, Level level);
+/// Lines per second each TRAVERSE_LOG_LIMITED call site may write (at least 1).
+void set_rate_limit(unsigned lines_per_second) noexcept;
 
 /// True when a line of `level` from `module` would be written (cheap: check before formatting).
+/// Lock-free: a few relaxed loads and, when some module has its own level, a short name scan.
 bool enabled(std::string_view module, Level level) noexcept;
 /// Writes one line: ts, level, module, msg, then the fields in order.
 void write(Level level, std::string_view module, std::string_view msg,
@@ -48,6 +52,24 @@ inline void write(Level level, std::string_view module, std::string_view msg,
                   std::initializer_list<Field> fields = {}) {
     write(level, module, msg, std::span<const Field>(fields.begin(), fields.size()));
 }
+
+/// Writes one line with a trailing `suppressed=K` field when K > 0 (TRAVERSE_LOG_LIMITED).
+void write_limited(Level level, std::string_view module, std::string_view msg,
+                   std::uint64_t suppressed, std::initializer_list<Field> fields);
+
+/// The limiter of one TRAVERSE_LOG_LIMITED call site: at most set_rate_limit() lines per
+/// second of `now`, shared by every thread through atomics (no lock); the lines left out are
+/// counted and handed to the next line that is written.
+class SiteLimiter {
+public:
+    /// True if a line may be written now; `suppressed` is then the count left out before it.
+    bool allow(std::chrono::steady_clock::time_point now, std::uint64_t& suppressed) noexcept;
+
+private:
+    std::atomic<std::int64_t> second_{-1};
+    std::atomic<std::uint32_t> used_{0};
+    std::atomic<std::uint64_t> suppressed_{0};
+};
 
 /// Allows at most `burst` events per `period`; for logging on per-packet paths. Single-threaded.
 class RateLimiter {
@@ -73,4 +95,17 @@ private:
     do {                                                                                           \
         if (::traverse::log::enabled(module, ::traverse::log::Level::level))                       \
             ::traverse::log::write(::traverse::log::Level::level, module, msg, {__VA_ARGS__});     \
+    } while (0)
+
+/// TRAVERSE_LOG for per-packet paths: at most logging.rate_limit lines per second from this
+/// call site; `now` is a steady_clock time_point (the engine passes its own `now`).
+#define TRAVERSE_LOG_LIMITED(level, module, now, msg, ...)                                         \
+    do {                                                                                           \
+        if (::traverse::log::enabled(module, ::traverse::log::Level::level)) {                     \
+            static ::traverse::log::SiteLimiter traverse_log_site;                                 \
+            std::uint64_t traverse_log_suppressed = 0;                                             \
+            if (traverse_log_site.allow(now, traverse_log_suppressed))                             \
+                ::traverse::log::write_limited(::traverse::log::Level::level, module, msg,         \
+                                               traverse_log_suppressed, {__VA_ARGS__});            \
+        }                                                                                          \
     } while (0)

@@ -272,7 +272,8 @@ void StreamListener::on_accept(boost::system::error_code ec, tcp::socket socket)
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
         // EMFILE and friends: back off briefly instead of spinning on the error.
-        TRAVERSE_LOG(warn, "net", "accept failed", {"error", ec.message()});
+        TRAVERSE_LOG_LIMITED(warn, "net", std::chrono::steady_clock::now(), "accept failed",
+                             {"error", ec.message()});
         retry_timer_.expires_after(std::chrono::milliseconds(100));
         retry_timer_.async_wait([this](boost::system::error_code e) {
             if (!e) do_accept();

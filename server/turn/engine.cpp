@@ -6,6 +6,7 @@
 #include "proto/channel_data.hpp"
 #include "proto/registry.hpp"
 #include "proto/types.hpp"
+#include "server/base/log.hpp"
 #include "server/turn/handlers/respond.hpp"
 
 #include <algorithm>
@@ -104,6 +105,73 @@ Allocation* Engine::find(const FiveTuple& tuple) noexcept {
     return it == allocations_.end() ? nullptr : it->second.get();
 }
 
+namespace {
+
+std::string_view transport_name(Transport t) noexcept {
+    switch (t) {
+    case Transport::udp:
+        return "udp";
+    case Transport::tcp:
+        return "tcp";
+    case Transport::tls:
+        return "tls";
+    }
+    return "?";
+}
+
+/// The request's USERNAME for a debug line: printable ASCII only, at most 64 characters.
+std::string username_for_log(const proto::MessageView& request) {
+    auto attr = request.find(proto::AttrType::username);
+    if (!attr) return "-";
+    std::string out;
+    for (std::byte b : attr->value) {
+        if (out.size() == 64) {
+            out += "...";
+            break;
+        }
+        const auto c = std::to_integer<unsigned char>(b);
+        out += (c >= 0x20 && c < 0x7F) ? static_cast<char>(c) : '?';
+    }
+    return out;
+}
+
+} // namespace
+
+void Engine::log_auth_failure(Time now, const ClientContext& from,
+                              const proto::MessageView& request, AuthFailure failure) noexcept {
+    if (failure == AuthFailure::missing_credentials) return; // the normal first step
+    const auto transport = transport_name(listeners_[from.listener].transport);
+    const auto method = proto::method_name(request.method());
+    if (log::enabled("turn", log::Level::debug)) {
+        TRAVERSE_LOG_LIMITED(debug, "turn", now, "auth failure", {"reason", to_string(failure)},
+                             {"method", method}, {"client", from.client.to_string()},
+                             {"transport", transport}, {"user", username_for_log(request)});
+    } else {
+        TRAVERSE_LOG_LIMITED(info, "turn", now, "auth failure", {"reason", to_string(failure)},
+                             {"method", method}, {"client", from.client.to_string()},
+                             {"transport", transport});
+    }
+}
+
+void Engine::refuse_peer(Time now, const ClientContext& from,
+                         const proto::TransportAddress& peer) noexcept {
+    stats::add(counters_.peers_refused);
+    TRAVERSE_LOG_LIMITED(info, "turn", now, "peer refused by the peer filter",
+                         {"peer", peer.to_string()}, {"client", from.client.to_string()});
+}
+
+void Engine::log_allocation_refused(Time now, const ClientContext& from, std::string_view reason,
+                                    int code) noexcept {
+    if (reason == "port_exhaustion") {
+        TRAVERSE_LOG_LIMITED(warn, "turn", now, "allocation refused: no relay port",
+                             {"reason", reason}, {"code", code},
+                             {"client", from.client.to_string()});
+    } else {
+        TRAVERSE_LOG_LIMITED(info, "turn", now, "allocation refused", {"reason", reason},
+                             {"code", code}, {"client", from.client.to_string()});
+    }
+}
+
 bool Engine::peer_allowed(const proto::TransportAddress& peer) noexcept {
     return peers_->check(peer) == PeerVerdict::allowed;
 }
@@ -147,7 +215,11 @@ void Engine::on_client_datagram(Time now, const ClientContext& from,
     }
     bool ok = is_channel_data(data[0]) ? handle_channel_data(now, from, data, false, out)
                                        : handle_stun(now, from, data, out);
-    if (!ok) stats::add(counters_.malformed_dropped);
+    if (!ok) {
+        stats::add(counters_.malformed_dropped);
+        TRAVERSE_LOG_LIMITED(debug, "turn", now, "malformed datagram dropped",
+                             {"client", from.client.to_string()}, {"bytes", data.size()});
+    }
 }
 
 bool Engine::on_stream_frame(Time now, const ClientContext& from, std::span<const std::byte> frame,
@@ -308,6 +380,7 @@ void Engine::handle_turn_request(Time now, const ClientContext& from,
         default:
             break;
         }
+        log_auth_failure(now, from, request, auth.failure);
         int code = error_code(auth.failure);
         if (auth.failure == AuthFailure::wrong_credentials) {
             // RFC 8656 §6.2: 441 to a request that authenticated as someone else; not signed,

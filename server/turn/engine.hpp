@@ -162,6 +162,16 @@ private:
                         int code, Outbox& out) noexcept;
     bool challenge_allowed(Time now, const proto::TransportAddress& source) noexcept;
 
+    // Rate-limited log lines for events a client can trigger once per packet. Never a key,
+    // password or secret; the username only at debug.
+    void log_auth_failure(Time now, const ClientContext& from, const proto::MessageView& request,
+                          AuthFailure failure) noexcept;
+    /// Counts (peers_refused) and logs a peer the filter refused with 403.
+    void refuse_peer(Time now, const ClientContext& from,
+                     const proto::TransportAddress& peer) noexcept;
+    void log_allocation_refused(Time now, const ClientContext& from, std::string_view reason,
+                                int code) noexcept;
+
     Via reply_via(const ClientContext& from) const noexcept;
     Via client_via(const FiveTuple& tuple) const noexcept;
     std::int64_t unix_seconds(Time now) const noexcept;

@@ -117,8 +117,11 @@ void TurnWorker::RelayReceiver::on_datagrams(std::uint32_t relay,
     worker.flush();
 }
 
-void TurnWorker::on_receive_drops(std::uint32_t /*listener*/, std::uint64_t dropped) {
+void TurnWorker::on_receive_drops(std::uint32_t listener, std::uint64_t dropped) {
     stats::add(counters_.kernel_drops_listener, dropped);
+    TRAVERSE_LOG_LIMITED(warn, "worker", turn::Clock::now(),
+                         "kernel dropped datagrams: receive buffer full", {"dropped", dropped},
+                         {"listener", listener}, {"worker", index_});
 }
 
 void TurnWorker::RelayReceiver::on_receive_drops(std::uint32_t /*relay*/, std::uint64_t dropped) {
@@ -165,6 +168,8 @@ void TurnWorker::on_stream_closed(net::StreamConnection& connection, net::CloseR
         break;
     case net::CloseReason::handshake_failed:
         stats::add(counters_.tls_handshake_failures);
+        TRAVERSE_LOG_LIMITED(debug, "worker", turn::Clock::now(), "TLS handshake failed",
+                             {"client", connection.remote().to_string()}, {"worker", index_});
         break;
     default:
         break;

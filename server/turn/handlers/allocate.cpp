@@ -90,12 +90,15 @@ void Engine::handle_allocate(Time now, const ClientContext& from, const proto::M
             break;
         case QuotaRefusal::per_user:
             stats::add(counters_.allocations_refused_quota_user);
+            log_allocation_refused(now, from, "quota_user", 486);
             return fail(486);
         case QuotaRefusal::per_ip:
             stats::add(counters_.allocations_refused_quota_ip);
+            log_allocation_refused(now, from, "quota_ip", 486);
             return fail(486);
         case QuotaRefusal::total:
             stats::add(counters_.allocations_refused_quota_total);
+            log_allocation_refused(now, from, "quota_total", 508);
             return fail(508);
         }
     }
@@ -105,14 +108,17 @@ void Engine::handle_allocate(Time now, const ClientContext& from, const proto::M
     if (!relays_) {
         release_quota();
         stats::add(counters_.allocations_refused_capacity);
+        log_allocation_refused(now, from, "port_exhaustion", 508);
         return fail(508);
     }
 
     auto primary = relays_->open(relay_request);
     if (!primary.grant) {
         release_quota();
-        if (primary.error != RelayError::family_unsupported)
+        if (primary.error != RelayError::family_unsupported) {
             stats::add(counters_.allocations_refused_capacity);
+            log_allocation_refused(now, from, "port_exhaustion", 508);
+        }
         return fail(relay_error_code(primary.error));
     }
     std::optional<RelayGrant> secondary;

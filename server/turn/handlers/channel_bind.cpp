@@ -21,7 +21,7 @@ void Engine::handle_channel_bind(Time now, const ClientContext& from,
     if (!number || !peer) return fail(400);
     if (!allocation.relay_for(peer->family)) return fail(443);
     if (!peer_allowed(*peer)) {
-        stats::add(counters_.peers_refused);
+        refuse_peer(now, from, *peer);
         return fail(403);
     }
 

@@ -26,7 +26,7 @@ void Engine::handle_create_permission(Time now, const ClientContext& from,
             break;
         }
         if (!peer_allowed(*peer)) {
-            stats::add(counters_.peers_refused);
+            refuse_peer(now, from, *peer);
             failure = 403;
             break;
         }

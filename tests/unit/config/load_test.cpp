@@ -151,8 +151,8 @@ logging:
           "servr: unknown key 'servr'; did you mean 'server'? (line 2)");
     CHECK(to_string(result.errors[1]) ==
           "limits.idle_timout: unknown key 'idle_timout'; did you mean 'idle_timeout'? (line 5)");
-    CHECK(to_string(result.errors[2]) ==
-          "logging.colour: unknown key 'colour'; expected level or format (line 7)");
+    CHECK(to_string(result.errors[2]) == "logging.colour: unknown key 'colour'; expected level, "
+                                         "format, modules or rate_limit (line 7)");
 }
 
 TEST_CASE("wrong types name the path, the expected type, what was found and the line") {
@@ -356,6 +356,35 @@ TEST_CASE("the metrics endpoint is off by default and reads ip:port and per_work
     REQUIRE(flag.errors.size() == 1);
     CHECK(to_string(flag.errors[0]) ==
           "metrics.per_worker: expected true or false, got 'maybe' (line 2)");
+}
+
+TEST_SUITE_END();
+
+TEST_SUITE_BEGIN("config");
+
+TEST_CASE("logging.modules sets per-module levels and rate_limit the per-call-site limit") {
+    const LoadResult result = load_string(
+        "logging:\n  level: warn\n  modules:\n    turn: debug\n    net: error\n  rate_limit: 50\n");
+    REQUIRE_MESSAGE(result.ok(), render(result));
+    CHECK(result.config->logging.level == "warn");
+    CHECK(result.config->logging.modules ==
+          std::map<std::string, std::string>{{"net", "error"}, {"turn", "debug"}});
+    CHECK(result.config->logging.rate_limit == 50);
+    CHECK(load_string("logging:\n  modules:\n").config->logging.modules.empty());
+    CHECK(load_string("").config->logging.rate_limit == 10);
+}
+
+TEST_CASE("logging.modules rejects unknown modules, bad levels and non-maps") {
+    const LoadResult result =
+        load_string("logging:\n  modules:\n    turm: debug\n    net: loud\n  rate_limit: 0\n");
+    REQUIRE(result.errors.size() == 3);
+    CHECK(to_string(result.errors[0]) ==
+          "logging.modules.turm: unknown module; expected app, net, turn or worker (line 3)");
+    CHECK(to_string(result.errors[1]).starts_with("logging.modules.net: "));
+    CHECK(to_string(result.errors[2]).starts_with("logging.rate_limit: "));
+    const LoadResult scalar = load_string("logging:\n  modules: debug\n");
+    REQUIRE(scalar.errors.size() == 1);
+    CHECK(to_string(scalar.errors[0]).starts_with("logging.modules: expected a map"));
 }
 
 TEST_SUITE_END();
