@@ -361,6 +361,52 @@ TEST_SUITE("turn.engine") {
         CHECK(value(t.counters.allocations_expired) == 1);
     }
 
+    TEST_CASE("permission and channel gauges follow binds, expiry and the allocation's end") {
+        Turn t;
+        Client c{t};
+        REQUIRE(success(
+            c.allocate([](proto::MessageBuilder& b) { b.add_u32(AttrType::lifetime, 3600); })));
+        REQUIRE(success(c.permit("203.0.113.5:9000")));
+        REQUIRE(success(c.permit("203.0.113.5:9001"))); // same IP: refreshed, not new
+        REQUIRE(success(c.bind(0x4001, "203.0.113.6:9000")));
+        REQUIRE(success(c.bind(0x4001, "203.0.113.6:9000"))); // refresh of the same binding
+        CHECK(value(t.counters.permissions_installed) == 2);
+        CHECK(value(t.counters.channels_bound) == 1);
+        // Channels expire after 10 minutes, permissions after 5: both gauges go back to 0
+        // although the channel stays quarantined.
+        t.now += 601s;
+        t.engine->on_tick(t.now);
+        CHECK(value(t.counters.permissions_removed) == 2);
+        CHECK(value(t.counters.channels_unbound) == 1);
+        // Rebinding during quarantine counts as bound again; the allocation's end unbinds it.
+        REQUIRE(success(c.bind(0x4001, "203.0.113.6:9000")));
+        CHECK(value(t.counters.channels_bound) == 2);
+        CHECK(value(t.counters.permissions_installed) == 3);
+        REQUIRE(success(c.request(proto::Method::refresh, [](proto::MessageBuilder& m) {
+            m.add_u32(AttrType::lifetime, 0);
+        })));
+        CHECK(value(t.counters.channels_unbound) == 2);
+        CHECK(value(t.counters.permissions_removed) == 3);
+        // One lifetime observed: 601 s, in the (600, 1200] bucket.
+        CHECK(value(t.counters.lifetime_buckets[8]) == 1);
+        CHECK(value(t.counters.lifetime_sum_ms) == 601000);
+        CHECK(value(t.counters.responses[4][0]) == 3); // channel_bind success
+        CHECK(value(t.counters.responses[2][0]) == 1); // refresh success
+        CHECK(value(t.counters.responses[1][0]) == 1); // allocate success
+        CHECK(value(t.counters.responses[1][stats::code_index(401)]) == 1);
+    }
+
+    TEST_CASE("an expired allocation records its lifetime") {
+        Turn t;
+        Client c{t};
+        REQUIRE(success(c.allocate()));
+        t.now += 601s;
+        t.engine->on_tick(t.now);
+        CHECK(value(t.counters.allocations_expired) == 1);
+        CHECK(value(t.counters.lifetime_buckets[8]) == 1);
+        CHECK(value(t.counters.lifetime_sum_ms) == 601000);
+    }
+
     TEST_CASE(
         "a permission lets the peer reach the client as a Data indication, others are dropped") {
         Turn t;
