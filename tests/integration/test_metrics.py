@@ -636,9 +636,31 @@ class MetricsPerWorker(TurnServerCase):
     def test_series_carry_a_worker_label(self):
         status, text = http_get(*self.server.metrics_addr, "/metrics")
         self.assertEqual(status, 200)
-        workers = {dict(labels).get("worker") for (name, labels) in parse_exposition(text)
-                   if name == "traverse_allocations_created_total"}
-        self.assertEqual(workers, {"0", "1"})
+        samples = parse_exposition(text)
+        for family in ("traverse_allocations_created_total", "traverse_stun_responses_total",
+                       "traverse_allocation_lifetime_seconds_bucket",
+                       "traverse_relay_ports_free", "traverse_listeners_bound"):
+            workers = {dict(labels).get("worker") for (name, labels) in samples
+                       if name == family}
+            self.assertEqual(workers, {"0", "1"}, family)
+        # Each worker owns its slice of the relay port range and its own listener sockets.
+        first, last = self.port_range()
+        slices = [self.value_of(samples, "traverse_relay_ports", worker=w) for w in "01"]
+        self.assertEqual(sum(slices), last - first + 1)
+        self.assertLessEqual(abs(slices[0] - slices[1]), 1)
+        for w in "01":
+            self.assertEqual(self.value_of(samples, "traverse_listeners_bound", worker=w), 1)
+
+    @staticmethod
+    def value_of(samples: dict, name: str, **labels) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    @unittest.skipUnless(PROMTOOL, "promtool not installed (apt-get install prometheus)")
+    def test_promtool_accepts_the_per_worker_exposition(self):
+        _, text = http_get(*self.server.metrics_addr, "/metrics")
+        r = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
