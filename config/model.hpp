@@ -70,8 +70,14 @@ struct Logging {
 
 /// Process-wide settings.
 struct Server {
-    std::string software{defaults::software};       ///< SOFTWARE attribute; "" = not sent
-    unsigned workers = defaults::workers;           ///< worker threads; 0 = auto (hardware threads)
+    std::string software{defaults::software}; ///< SOFTWARE attribute; "" = not sent
+    unsigned workers = defaults::workers;     ///< worker threads; 0 = auto (hardware threads)
+    /// SIGTERM drains: no new allocations, relaying goes on until allocations end or this
+    /// much time has passed; 0 exits at once.
+    std::chrono::seconds drain_timeout{defaults::drain_timeout};
+    /// While draining, Allocate is answered 300 with this ALTERNATE-SERVER ("ip:port",
+    /// "[v6]:port"); empty answers 508.
+    std::string alternate_server;
     bool operator==(const Server&) const = default; ///< field-wise comparison
 };
 
