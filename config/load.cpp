@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -132,6 +133,20 @@ Parsed<std::string> parse_endpoint_like(std::string_view text, std::string_view 
 
 Parsed<std::string> parse_metrics_listen(std::string_view text) {
     return parse_endpoint_like(text, "127.0.0.1:9641 or [::1]:9641");
+}
+
+/// A Unix user or group name: 1..32 characters, letters, digits, '_', '-', '.', not starting
+/// with '-'. Whether it exists is checked when the server starts.
+Parsed<std::string> parse_account_name(std::string_view text) {
+    const bool ok =
+        !text.empty() && text.size() <= 32 && text.front() != '-' &&
+        std::all_of(text.begin(), text.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+        });
+    if (!ok)
+        return failure<std::string>("expected 1..32 letters, digits, '_', '-' or '.', got " +
+                                    quote_value(text));
+    return success(std::string{text});
 }
 
 Parsed<std::string> parse_endpoint(std::string_view text) {
@@ -290,7 +305,7 @@ void read_cidrs(Loader& loader, const Entry& entry, std::vector<std::string>& ou
 /// publishes it, and a unit test checks that schema.md documents each entry. A list of maps
 /// has an entry for the list ("auth.users") that reads its items through the entries of the
 /// item keys ("auth.users[].name").
-constexpr std::array<Field, 41> fields{{
+constexpr std::array<Field, 44> fields{{
     {"server.software",
      [](Loader& loader, const Entry& entry, Target& target) {
          // An unquoted `false` turns SOFTWARE off; a quoted "false" is just a string.
@@ -318,6 +333,22 @@ constexpr std::array<Field, 41> fields{{
              return parse_duration_in(text, std::chrono::seconds{0}, bounds::max_drain_timeout);
          };
          loader.read(entry, "a duration like 5m", parse, target.config.server.drain_timeout);
+     }},
+    {"server.control_socket",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto resolve = [&](std::string_view text) {
+             if (text.empty()) return failure<std::string>("must not be empty");
+             return success(loader.resolve(text));
+         };
+         loader.read(entry, "a file path", resolve, target.config.server.control_socket);
+     }},
+    {"server.user",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "a user name", parse_account_name, target.config.server.user);
+     }},
+    {"server.group",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "a group name", parse_account_name, target.config.server.group);
      }},
     {"server.alternate_server",
      [](Loader& loader, const Entry& entry, Target& target) {

@@ -78,6 +78,12 @@ struct Server {
     /// While draining, Allocate is answered 300 with this ALTERNATE-SERVER ("ip:port",
     /// "[v6]:port"); empty answers 508.
     std::string alternate_server;
+    /// Unix-domain socket for `traverse ctl` (reload, drain, status); empty = none.
+    std::string control_socket;
+    /// When started as root: the user (and group; empty = the user's primary group) to switch
+    /// to once every listening socket is bound. Empty = keep running as started.
+    std::string user;
+    std::string group;
     bool operator==(const Server&) const = default; ///< field-wise comparison
 };
 

@@ -49,6 +49,10 @@ ReloadPlan plan_reload(const ServerConfig& running, const ServerConfig& next) {
 
     // Restart-only: sockets, threads and the shape of the relay port space.
     restart_only(r, "server.workers", running.server.workers, e.server.workers);
+    restart_only(r, "server.control_socket", running.server.control_socket,
+                 e.server.control_socket);
+    restart_only(r, "server.user", running.server.user, e.server.user);
+    restart_only(r, "server.group", running.server.group, e.server.group);
     restart_only(r, "listen", running.listeners, e.listeners);
     restart_only(r, "rfc5780", running.rfc5780, e.rfc5780);
     restart_only(r, "limits", running.limits, e.limits);

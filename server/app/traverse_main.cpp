@@ -6,6 +6,7 @@
 #include "monitoring/exporter.hpp"
 #include "monitoring/stats.hpp"
 #include "proto/channel_data.hpp"
+#include "server/app/control.hpp"
 #include "server/app/cred_command.hpp"
 #include "server/app/listener_plan.hpp"
 #include "server/base/log.hpp"
@@ -15,6 +16,7 @@
 
 #include <openssl/rand.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -40,6 +42,7 @@ constexpr int exit_usage = 2;  // bad command line
 
 constexpr const char* usage_text = R"(Usage: traverse [OPTIONS]
        traverse cred --user NAME --secret-file FILE [--ttl 24h]   (see traverse cred --help)
+       traverse ctl [--socket PATH] status|reload|drain            (see traverse ctl --help)
 
 Traverse STUN/TURN server.
 
@@ -388,17 +391,20 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
     };
 
     // SIGHUP: read the file again; apply what may change live, name what needs a restart.
-    auto reload = [&] {
+    auto reload = [&]() -> std::string {
         if (!reload_source) {
             TRAVERSE_LOG(warn, "app", "reload: started without --config, nothing to read");
-            return;
+            return "refused: started without --config, nothing to read";
         }
         auto loaded = reload_source();
         if (!loaded.ok()) {
-            for (const auto& d : loaded.errors)
+            std::string reasons;
+            for (const auto& d : loaded.errors) {
                 TRAVERSE_LOG(error, "app", "reload refused; the running configuration stays",
                              {"error", config::to_string(d)});
-            return;
+                reasons += (reasons.empty() ? "" : "; ") + config::to_string(d);
+            }
+            return "refused: " + reasons;
         }
         auto change = config::plan_reload(cfg, *loaded.config);
         std::shared_ptr<boost::asio::ssl::context> new_tls;
@@ -408,7 +414,7 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
             if (!made.context) {
                 TRAVERSE_LOG(error, "app", "reload refused; the running configuration stays",
                              {"error", made.error});
-                return;
+                return "refused: " + made.error;
             }
             new_tls = made.context;
         }
@@ -427,6 +433,8 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
                          {"key", key});
         TRAVERSE_LOG(info, "app", "reloaded", {"applied", join(change.applied)},
                      {"restart_needed", join(change.restart_needed)});
+        return "ok applied=" + join(change.applied) +
+               " restart_needed=" + join(change.restart_needed);
     };
 
     // Drain: refuse new allocations, poll until none is left or the timeout passes. The
@@ -446,19 +454,19 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
                 if (!ec) drain_poll(deadline);
             });
         };
-    auto start_drain = [&] {
+    auto start_drain = [&](std::chrono::seconds timeout) {
         draining = true;
         serving = false;
         for (auto& w : pool)
             w->set_draining(true, alternate_of(cfg.server));
         TRAVERSE_LOG(info, "app", "draining: new allocations refused",
-                     {"timeout_s", static_cast<std::uint64_t>(cfg.server.drain_timeout.count())},
+                     {"timeout_s", static_cast<std::uint64_t>(timeout.count())},
                      {"alternate_server", cfg.server.alternate_server.empty()
                                               ? std::string{"none (508)"}
                                               : cfg.server.alternate_server});
         std::printf("draining\n");
         std::fflush(stdout);
-        const auto deadline = std::chrono::steady_clock::now() + cfg.server.drain_timeout;
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
         drain_timer.expires_after(std::chrono::milliseconds(250));
         drain_timer.async_wait([&, deadline](boost::system::error_code ec) {
             if (!ec) drain_poll(deadline);
@@ -469,7 +477,7 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
         signals.async_wait([&](boost::system::error_code ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
-                reload();
+                (void)reload();
             } else if (sig == SIGINT) {
                 return stop("SIGINT");
             } else if (draining) {
@@ -477,12 +485,51 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
             } else if (cfg.server.drain_timeout.count() == 0) {
                 return stop("SIGTERM");
             } else {
-                start_drain();
+                start_drain(cfg.server.drain_timeout);
             }
             wait_signal();
         });
     };
     wait_signal();
+
+    // `traverse ctl`: the same operations over a Unix-domain socket, with an answer line.
+    std::unique_ptr<app::ControlServer> control_server;
+    if (!cfg.server.control_socket.empty()) {
+        auto handle = [&](std::string_view command) -> std::string {
+            TRAVERSE_LOG(info, "app", "control command", {"command", command});
+            if (command == "status")
+                return std::string(draining ? "ok draining" : "ok serving") +
+                       " allocations=" + std::to_string(allocations());
+            if (command == "reload") return reload();
+            if (command == "drain") {
+                if (draining) return "ok already draining";
+                // Without a configured timeout, an operator's drain waits for the last
+                // allocation (at most a day); SIGTERM or SIGINT still end it.
+                start_drain(cfg.server.drain_timeout.count() > 0 ? cfg.server.drain_timeout
+                                                                 : std::chrono::hours(24));
+                return "ok draining";
+            }
+            return "error: unknown command (status, reload, drain)";
+        };
+        std::string error;
+        control_server =
+            app::ControlServer::open(control, cfg.server.control_socket, handle, error);
+        if (!control_server) { // the workers own the sockets and close them
+            TRAVERSE_LOG(error, "app", "cannot start", {"error", error});
+            return exit_config;
+        }
+    }
+
+    // Every listening socket is bound: give up root now, before any thread starts.
+    if (!cfg.server.user.empty()) {
+        if (auto error = app::drop_privileges(cfg.server.user, cfg.server.group); !error.empty()) {
+            TRAVERSE_LOG(error, "app", "cannot start", {"error", error});
+            return exit_config;
+        }
+        TRAVERSE_LOG(info, "app", "running as", {"user", cfg.server.user},
+                     {"uid", static_cast<std::uint64_t>(::getuid())},
+                     {"gid", static_cast<std::uint64_t>(::getgid())});
+    }
 
     for (auto& w : pool)
         w->start();
@@ -544,6 +591,8 @@ int main(int argc, char** argv) {
 
     if (argc >= 2 && std::string_view(argv[1]) == "cred")
         return app::run_cred_command(argc - 1, argv + 1);
+    if (argc >= 2 && std::string_view(argv[1]) == "ctl")
+        return app::run_ctl_command(argc - 1, argv + 1);
 
     auto cl = parse_command_line(argc, argv);
     if (!cl) return exit_usage;

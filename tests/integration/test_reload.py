@@ -5,9 +5,13 @@ binary. Every test starts its own server because each one changes its configurat
 import copy
 import http.client
 import os
+import pwd
+import shutil
 import signal
 import socket
 import ssl
+import stat
+import subprocess
 import tempfile
 import time
 import unittest
@@ -301,6 +305,168 @@ class Drain(OpsCase):
         self.assertEqual(self.server.wait(timeout=5), 0)
         self.assertLess(time.monotonic() - started, 4.0)  # the metrics endpoint takes ~2 s to stop
         self.assertNotIn("draining", self.server.stdout_lines)
+
+
+def ctl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([h.traverse_binary(), "ctl", *args], capture_output=True, text=True,
+                          timeout=10, stdin=subprocess.DEVNULL)
+
+
+class Control(OpsCase):
+    """`traverse ctl` over server.control_socket."""
+
+    def start_with_socket(self, **server) -> str:
+        holder = tempfile.TemporaryDirectory(prefix="traverse-ctl-")
+        self.addCleanup(holder.cleanup)
+        path = os.path.join(holder.name, "control.sock")
+        cfg = h.turn_config()
+        cfg["server"].update(control_socket=path, **server)
+        self.start(cfg)
+        return path
+
+    def test_status_reload_and_drain(self):
+        path = self.start_with_socket()
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        c = self.client()
+        c.allocate_ok()
+        time.sleep(1.2)  # allocation counts are refreshed by the workers' 1 s tick
+        r = ctl("--socket", path, "status")
+        self.assertEqual((r.returncode, r.stdout), (0, "ok serving allocations=1\n"), r.stderr)
+
+        self.cfg["quotas"]["challenges_per_second"] = 77
+        self.rewrite(self.cfg)
+        r = ctl("--socket", path, "reload")
+        self.assertEqual((r.returncode, r.stdout), (0, "ok applied=quotas restart_needed=none\n"))
+
+        bad = copy.deepcopy(self.cfg)
+        bad["relay"]["allocation_lifetime"] = "1y"
+        self.rewrite(bad)
+        r = ctl("--socket", path, "reload")
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stdout.startswith("refused: relay.allocation_lifetime: "), r.stdout)
+
+        r = ctl("--socket", path, "drain")
+        self.assertEqual((r.returncode, r.stdout), (0, "ok draining\n"))
+        t.expect_error(self, self.client("bob").allocate(), t.ALLOCATE, 508)
+        r = ctl("--socket", path, "status")
+        self.assertEqual(r.stdout, "ok draining allocations=1\n")
+        self.assertEqual(c.refresh_ok(0), 0)
+        self.assertEqual(self.server.wait(timeout=5), 0)
+        self.assertFalse(os.path.exists(path), "control socket left behind")
+
+    def test_bad_commands_and_unreachable_server(self):
+        path = self.start_with_socket()
+        r = ctl("--socket", path, "explode")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("expected a command", r.stderr)
+        # A raw client sending garbage gets an error line, and the server keeps serving.
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(3)
+            s.connect(path)
+            s.sendall(b"x" * 1000)
+            self.assertEqual(s.recv(100), b"error: command too long\n")
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(3)
+            s.connect(path)
+            s.sendall(b"restart\n")
+            self.assertTrue(s.recv(100).startswith(b"error: unknown command"))
+        self.assertEqual(ctl("--socket", path, "status").returncode, 0)
+        self.assertEqual(self.server.stop(), 0)
+        r = ctl("--socket", path, "status")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cannot reach the server", r.stderr)
+
+    def test_a_stale_socket_file_is_replaced_and_other_files_refused(self):
+        holder = tempfile.TemporaryDirectory(prefix="traverse-ctl-")
+        self.addCleanup(holder.cleanup)
+        stale = os.path.join(holder.name, "stale.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(stale)
+        s.close()  # the file stays, as after a crash
+        cfg = h.turn_config()
+        cfg["server"]["control_socket"] = stale
+        self.start(cfg)
+        self.assertEqual(ctl("--socket", stale, "status").returncode, 0)
+        self.assertEqual(self.server.stop(), 0)
+
+        regular = os.path.join(holder.name, "not-a-socket")
+        with open(regular, "w") as f:
+            f.write("keep me")
+        cfg["server"]["control_socket"] = regular
+        server = h.ServerProcess(cfg)
+        self.addCleanup(server.cleanup)
+        with self.assertRaises(h.StartupError) as caught:
+            server.start()
+        self.assertIn("exists and is not a socket", str(caught.exception) + server.stderr_text())
+        with open(regular) as f:
+            self.assertEqual(f.read(), "keep me")
+
+
+@unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
+class PrivilegeDrop(OpsCase):
+
+    def test_switches_to_the_configured_user_after_binding(self):
+        cfg = h.turn_config(listen=[h.listener("udp", "127.0.0.1"),
+                                    h.listener("tcp", "127.0.0.1")])
+        cfg["server"]["user"] = "nobody"
+        self.start(cfg)
+        with open(f"/proc/{self.server.proc.pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        nobody = pwd.getpwnam("nobody")
+        self.assertEqual(status["Uid"].split(), [str(nobody.pw_uid)] * 4)
+        self.assertEqual(status["Gid"].split(), [str(nobody.pw_gid)] * 4)
+        self.assertEqual(status["Groups"].strip(), "")
+        # Still relays: relay sockets are opened after the switch.
+        peer = self.peer()
+        for transport in ("udp", "tcp"):
+            c = self.client(transport=transport)
+            a = c.allocate_ok()
+            c.permit(peer.addr)
+            self.assert_relays(c, a, peer, transport.encode() + b" as nobody")
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_unknown_user_is_refused_at_start(self):
+        cfg = h.turn_config()
+        cfg["server"]["user"] = "no-such-user-here"
+        server = h.ServerProcess(cfg)
+        self.addCleanup(server.cleanup)
+        with self.assertRaises(h.StartupError):
+            server.start()
+        self.assertIn("server.user: no such user 'no-such-user-here'", server.stderr_text())
+
+
+class SystemdUnit(unittest.TestCase):
+    """config/systemd/traverse.service is a valid unit that reloads with SIGHUP and leaves a
+    drain time to finish."""
+
+    UNIT = os.path.join(os.path.dirname(__file__), "..", "..", "config", "systemd",
+                        "traverse.service")
+
+    def test_unit_verifies_and_matches_the_server(self):
+        analyze = shutil.which("systemd-analyze")
+        if analyze is None:
+            self.skipTest("systemd-analyze not installed (Debian package systemd)")
+        with open(self.UNIT, encoding="utf-8") as f:
+            text = f.read()
+        settings = dict(line.split("=", 1) for line in text.splitlines()
+                        if "=" in line and not line.startswith("#"))
+        self.assertEqual(settings["ExecReload"], "/bin/kill -HUP $MAINPID")
+        self.assertEqual(settings["KillSignal"], "SIGTERM")
+        self.assertGreater(int(settings["TimeoutStopSec"]), 300)  # production drain_timeout 5m
+        self.assertGreaterEqual(int(settings["LimitNOFILE"]), 16384)
+        with tempfile.TemporaryDirectory(prefix="traverse-unit-") as tmp:
+            unit = os.path.join(tmp, "traverse.service")
+            with open(unit, "w", encoding="utf-8") as f:
+                f.write(text.replace("/usr/local/bin/traverse", h.traverse_binary()))
+            r = subprocess.run([analyze, "verify", unit], capture_output=True, text=True,
+                               timeout=60)
+        problems = [line for line in (r.stdout + r.stderr).splitlines() if "traverse" in line]
+        self.assertEqual((r.returncode, problems), (0, []))
+        # The server accepts the same command line the unit runs.
+        r = subprocess.run([h.traverse_binary(), "--help"], capture_output=True, text=True,
+                           timeout=10)
+        self.assertIn("--config FILE", r.stdout)
+        self.assertIn("SIGHUP", r.stdout)
 
 
 if __name__ == "__main__":
