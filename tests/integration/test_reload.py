@@ -13,6 +13,7 @@ import ssl
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -433,6 +434,93 @@ class PrivilegeDrop(OpsCase):
         with self.assertRaises(h.StartupError):
             server.start()
         self.assertIn("server.user: no such user 'no-such-user-here'", server.stderr_text())
+
+
+class TrafficThroughout(OpsCase):
+    """Reloads and a drain while an allocation carries a steady stream of packets: nothing of
+    it is lost and it never pauses."""
+
+    RATE = 200  # packets per second, each a ChannelData round trip through the relay
+
+    def test_reloads_then_drain_with_live_traffic(self):
+        holder = tempfile.TemporaryDirectory(prefix="traverse-live-")
+        self.addCleanup(holder.cleanup)
+        certs = []
+        for name in ("a", "b"):
+            os.makedirs(os.path.join(holder.name, name))
+            certs.append(h.make_cert(os.path.join(holder.name, name)))
+        cfg = h.turn_config(listen=[h.listener("udp", "127.0.0.1"),
+                                    h.listener("tls", "127.0.0.1")], tls_files=certs[0])
+        cfg["server"]["drain_timeout"] = "30s"
+        self.start(cfg)
+
+        peer = self.peer()
+        c = self.client()
+        alloc = c.allocate_ok()
+        c.bind(0x4001, peer.addr)
+        stop = threading.Event()
+        rtts: list[tuple[float, float]] = []  # (send time, round trip)
+        lost: list[int] = []
+
+        def echo():
+            peer.sock.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    data, src = peer.sock.recvfrom(2048)
+                except socket.timeout:
+                    continue
+                peer.sock.sendto(data, src)
+
+        def traffic():
+            seq = 0
+            while not stop.is_set():
+                payload = seq.to_bytes(4, "big") + b"m" * 196
+                sent = time.monotonic()
+                c.send_channel(0x4001, payload)
+                try:
+                    kind, channel, data = c.recv_data(timeout=1.0)
+                    if (kind, channel, data) == ("channel", 0x4001, payload):
+                        rtts.append((sent, time.monotonic() - sent))
+                    else:
+                        lost.append(seq)
+                except (socket.timeout, TimeoutError):
+                    lost.append(seq)
+                seq += 1
+                time.sleep(max(0.0, 1.0 / self.RATE - (time.monotonic() - sent)))
+
+        threads = [threading.Thread(target=echo, daemon=True),
+                   threading.Thread(target=traffic, daemon=True)]
+        for th in threads:
+            th.start()
+        try:
+            time.sleep(0.5)
+            # Reloads of every live kind, one after the other, traffic flowing.
+            for n in range(4):
+                cfg["auth"]["users"].append({"name": f"user{n}", "password": f"pw{n}"})
+                cfg["quotas"]["challenges_per_second"] = 100 + n
+                cfg["tls"] = {"certificate": certs[(n + 1) % 2][0],
+                              "private_key": certs[(n + 1) % 2][1]}
+                self.reload(cfg)
+                time.sleep(0.2)
+            newcomer = self.client("user3", "pw3")  # a user added by the reloads
+            newcomer.allocate_ok()
+            # Drain: the allocation keeps relaying; the server waits for it.
+            self.server.send_signal(signal.SIGTERM)
+            time.sleep(1.0)
+            self.assertIsNone(self.server.proc.poll(), "exited while the allocation lives")
+        finally:
+            stop.set()
+            for th in threads:
+                th.join(timeout=3)
+        self.assertEqual(newcomer.refresh_ok(0), 0)
+        self.assertEqual(c.refresh_ok(0), 0)
+        self.assertEqual(self.server.wait(timeout=5), 0)
+
+        self.assertGreater(len(rtts), self.RATE)  # about 2.5 s of traffic
+        self.assertEqual(lost, [], f"lost {len(lost)} of {len(rtts) + len(lost)} round trips")
+        gaps = [b[0] - a[0] for a, b in zip(rtts, rtts[1:])]
+        self.assertLess(max(gaps), 0.5, "the relay paused")
+        del alloc
 
 
 class SystemdUnit(unittest.TestCase):
