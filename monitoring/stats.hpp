@@ -44,6 +44,7 @@ namespace traverse::stats {
     X(allocations_refused_quota_total,                                                             \
       "Allocate refused 508: server-wide allocation quota reached")                                \
     X(allocations_refused_capacity, "Allocate refused 508: no relay port or socket")               \
+    X(allocations_refused_draining, "Allocate refused while draining (300 or 508)")                \
     X(allocation_mismatches, "Requests answered 437 (no allocation, or one already exists)")       \
     X(peers_refused, "Peer addresses refused 403 by the peer filter")                              \
     X(relayed_to_peer_packets, "Datagrams relayed client->peer")                                   \
@@ -97,14 +98,15 @@ constexpr int method_index(std::uint16_t stun_method) noexcept {
     }
 }
 
-/// Result codes (label `code`): "success", the error codes the server sends, and "other".
-inline constexpr std::array<std::string_view, 14> result_codes{
-    "success", "400", "401", "403", "420", "437", "438",
+/// Result codes (label `code`): "success", the error codes the server sends (300: draining with
+/// an alternate server), and "other".
+inline constexpr std::array<std::string_view, 15> result_codes{
+    "success", "300", "400", "401", "403", "420", "437",  "438",
     "440",     "441", "442", "443", "486", "508", "other"};
 
 /// Index in result_codes of an answer: 0 for a success response, else the STUN error code.
 constexpr std::size_t code_index(int code) noexcept {
-    constexpr std::array<int, 12> errors{400, 401, 403, 420, 437, 438,
+    constexpr std::array<int, 13> errors{300, 400, 401, 403, 420, 437, 438,
                                          440, 441, 442, 443, 486, 508};
     if (code == 0) return 0;
     for (std::size_t i = 0; i < errors.size(); ++i)

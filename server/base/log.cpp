@@ -162,6 +162,16 @@ void set_module_level(std::string_view module, Level level) {
     update_floor(s);
 }
 
+void reset_module_levels() noexcept {
+    auto& s = state();
+    std::lock_guard lock(s.config_mutex);
+    const Level level = s.default_level.load(std::memory_order_relaxed);
+    const std::size_t n = s.module_count.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i)
+        s.modules[i].level.store(level, std::memory_order_relaxed);
+    update_floor(s);
+}
+
 void set_rate_limit(unsigned lines_per_second) noexcept {
     state().rate_limit.store(std::max(1u, lines_per_second), std::memory_order_relaxed);
 }

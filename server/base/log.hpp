@@ -39,6 +39,8 @@ void configure(Level default_level, Format format) noexcept;
 /// Sets the level of one module ("net", "turn", "app" ...). At most 16 modules; names longer
 /// than 23 characters are ignored.
 void set_module_level(std::string_view module, Level level);
+/// Puts every module back on the default level (before applying a new configuration).
+void reset_module_levels() noexcept;
 /// Lines per second each TRAVERSE_LOG_LIMITED call site may write (at least 1).
 void set_rate_limit(unsigned lines_per_second) noexcept;
 

@@ -58,6 +58,25 @@ void Engine::set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept {
     if (peers) peers_ = std::move(peers);
 }
 
+void Engine::reconfigure(const EngineOptions& options) noexcept {
+    options_.software = options.software;
+    options_.auth = options.auth;
+    set_peer_policy(options.peers ? options.peers : std::make_shared<const PeerPolicy>());
+    options_.default_lifetime = options.default_lifetime;
+    options_.max_lifetime = options.max_lifetime;
+    options_.permission_lifetime = options.permission_lifetime;
+    options_.channel_lifetime = options.channel_lifetime;
+    options_.channel_quarantine = options.channel_quarantine;
+    options_.max_allocation_bytes_per_second = options.max_allocation_bytes_per_second;
+    options_.challenges_per_second = options.challenges_per_second;
+}
+
+void Engine::set_draining(bool draining,
+                          std::optional<proto::TransportAddress> alternate) noexcept {
+    draining_ = draining;
+    alternate_server_ = alternate;
+}
+
 std::int64_t Engine::unix_seconds(Time now) const noexcept {
     return unix_at_steady_epoch_ +
            std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
@@ -282,20 +301,16 @@ bool Engine::handle_stun(Time now, const ClientContext& from, std::span<const st
 
 void Engine::send_error(const ClientContext& from, const proto::MessageView& request, int code,
                         std::span<const std::uint16_t> unknown, Outbox& out) noexcept {
-    if (respond(from, request, proto::MessageClass::error_response, nullptr, nullptr, out,
-                [&](proto::MessageBuilder& b) {
-                    b.add_error_code(code, proto::error_reason(code));
-                    if (!unknown.empty()) b.add_unknown_attributes(unknown);
-                }))
-        stats::count_response(counters_, request.method(), code);
+    respond(from, request, code, nullptr, nullptr, out, [&](proto::MessageBuilder& b) {
+        b.add_error_code(code, proto::error_reason(code));
+        if (!unknown.empty()) b.add_unknown_attributes(unknown);
+    });
 }
 
 void Engine::send_turn_error(const ClientContext& from, const proto::MessageView& request, int code,
                              const AuthResult& auth, Allocation* cache, Outbox& out) noexcept {
-    if (respond(
-            from, request, proto::MessageClass::error_response, &auth, cache, out,
-            [&](proto::MessageBuilder& b) { b.add_error_code(code, proto::error_reason(code)); }))
-        stats::count_response(counters_, request.method(), code);
+    respond(from, request, code, &auth, cache, out,
+            [&](proto::MessageBuilder& b) { b.add_error_code(code, proto::error_reason(code)); });
 }
 
 bool Engine::challenge_allowed(Time now, const proto::TransportAddress& source) noexcept {
@@ -327,12 +342,10 @@ void Engine::send_challenge(Time now, const ClientContext& from, const proto::Me
     }
     const bool with_nonce = code == 401 || code == 438;
     if (with_nonce) stats::add(counters_.challenges_sent);
-    if (respond(from, request, proto::MessageClass::error_response, nullptr, nullptr, out,
-                [&](proto::MessageBuilder& b) {
-                    b.add_error_code(code, proto::error_reason(code));
-                    if (with_nonce) options_.auth->add_challenge(b, from.client, unix_seconds(now));
-                }))
-        stats::count_response(counters_, request.method(), code);
+    respond(from, request, code, nullptr, nullptr, out, [&](proto::MessageBuilder& b) {
+        b.add_error_code(code, proto::error_reason(code));
+        if (with_nonce) options_.auth->add_challenge(b, from.client, unix_seconds(now));
+    });
 }
 
 // ---- TURN requests --------------------------------------------------------------------------
@@ -394,12 +407,10 @@ void Engine::handle_turn_request(Time now, const ClientContext& from,
 
     // RFC 8489 §6.3.1.1: unknown comprehension-required attributes, now that we know who asks.
     if (auto unknown = request.unknown_required(); !unknown.empty()) {
-        if (respond(from, request, proto::MessageClass::error_response, &auth, nullptr, out,
-                    [&](proto::MessageBuilder& b) {
-                        b.add_error_code(420, proto::error_reason(420));
-                        b.add_unknown_attributes(unknown);
-                    }))
-            stats::count_response(counters_, request.method(), 420);
+        respond(from, request, 420, &auth, nullptr, out, [&](proto::MessageBuilder& b) {
+            b.add_error_code(420, proto::error_reason(420));
+            b.add_unknown_attributes(unknown);
+        });
         return;
     }
 

@@ -122,6 +122,18 @@ public:
     /// Replaces the peer filter (reload); applies to later requests and packets.
     void set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept;
 
+    /// Applies the settings a reload may change: credentials, peer filter, lifetimes, the
+    /// challenge rate, the bandwidth cap and SOFTWARE. The listener layout, RFC 5780 and the
+    /// channel-number range stay as the engine was built. Live allocations are kept.
+    void reconfigure(const EngineOptions& options) noexcept;
+
+    /// Draining: new Allocate requests are refused, with 300 (Try Alternate) and
+    /// ALTERNATE-SERVER when `alternate` is set, else 508; existing allocations go on (Refresh,
+    /// permissions, channels, data) until they end.
+    void set_draining(bool draining,
+                      std::optional<proto::TransportAddress> alternate = std::nullopt) noexcept;
+    bool draining() const noexcept { return draining_; }
+
 private:
     bool handle_stun(Time now, const ClientContext& from, std::span<const std::byte> data,
                      Outbox& out) noexcept;
@@ -145,13 +157,13 @@ private:
     void handle_channel_bind(Time now, const ClientContext& from, const proto::MessageView& request,
                              const AuthResult& auth, Allocation& allocation, Outbox& out);
 
-    /// Builds and queues a response: `fill` adds attributes; MESSAGE-INTEGRITY(-SHA256) when
-    /// `auth` is given, FINGERPRINT when the request had one. With `cache` the bytes are kept
-    /// for retransmissions. Returns false if it could not be built.
+    /// Builds, queues and counts a response: a success for `code` 0, else an error response
+    /// (`fill` adds the ERROR-CODE and other attributes); MESSAGE-INTEGRITY(-SHA256) when `auth`
+    /// is given, FINGERPRINT when the request had one. With `cache` the bytes are kept for
+    /// retransmissions. Returns false if it could not be built.
     template <class Fill>
-    bool respond(const ClientContext& from, const proto::MessageView& request,
-                 proto::MessageClass cls, const AuthResult* auth, Allocation* cache, Outbox& out,
-                 Fill&& fill) noexcept;
+    bool respond(const ClientContext& from, const proto::MessageView& request, int code,
+                 const AuthResult* auth, Allocation* cache, Outbox& out, Fill&& fill) noexcept;
     void send_error(const ClientContext& from, const proto::MessageView& request, int code,
                     std::span<const std::uint16_t> unknown, Outbox& out) noexcept;
     /// An authenticated error (437, 441, 403, 443, 486, 508 ...), signed, cached if `cache`.
@@ -211,6 +223,8 @@ private:
     std::array<ChallengeBucket, 4096> challenge_buckets_{};
     std::int64_t unix_at_steady_epoch_;
     std::uint64_t indication_counter_ = 0; ///< makes Data indication transaction ids distinct
+    bool draining_ = false;
+    std::optional<proto::TransportAddress> alternate_server_; ///< 300 target while draining
 };
 
 } // namespace traverse::turn

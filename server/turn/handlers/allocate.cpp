@@ -36,6 +36,17 @@ void Engine::handle_allocate(Time now, const ClientContext& from, const proto::M
                              const AuthResult& auth, Outbox& out) {
     auto fail = [&](int code) { send_turn_error(from, request, code, auth, nullptr, out); };
 
+    // Draining (SIGTERM with a drain timeout): no new allocations; send the client elsewhere.
+    if (draining_) {
+        stats::add(counters_.allocations_refused_draining);
+        if (!alternate_server_) return fail(508);
+        respond(from, request, 300, &auth, nullptr, out, [&](proto::MessageBuilder& b) {
+            b.add_error_code(300, proto::error_reason(300));
+            b.add_address(AttrType::alternate_server, *alternate_server_);
+        });
+        return;
+    }
+
     // Step 3: REQUESTED-TRANSPORT must be present; only UDP relaying is offered (442 otherwise).
     auto transport_attr = request.find(AttrType::requested_transport);
     if (!transport_attr) return fail(400);
@@ -153,17 +164,15 @@ void Engine::handle_allocate(Time now, const ClientContext& from, const proto::M
     stats::add(counters_.allocations_created);
 
     // Step 10: the success response, cached for retransmissions.
-    respond(from, request, proto::MessageClass::success_response, &auth, &a, out,
-            [&](proto::MessageBuilder& b) {
-                for (const auto& r : a.relays)
-                    if (r) b.add_xor_address(AttrType::xor_relayed_address, r->relayed);
-                if (secondary_error)
-                    add_address_error_code(b, proto::Family::ipv6, *secondary_error);
-                b.add_u32(AttrType::lifetime, static_cast<std::uint32_t>(lifetime.count()));
-                if (primary.grant->reserved_token)
-                    b.add_u64(AttrType::reservation_token, *primary.grant->reserved_token);
-                b.add_xor_address(AttrType::xor_mapped_address, from.client);
-            });
+    respond(from, request, 0, &auth, &a, out, [&](proto::MessageBuilder& b) {
+        for (const auto& r : a.relays)
+            if (r) b.add_xor_address(AttrType::xor_relayed_address, r->relayed);
+        if (secondary_error) add_address_error_code(b, proto::Family::ipv6, *secondary_error);
+        b.add_u32(AttrType::lifetime, static_cast<std::uint32_t>(lifetime.count()));
+        if (primary.grant->reserved_token)
+            b.add_u64(AttrType::reservation_token, *primary.grant->reserved_token);
+        b.add_xor_address(AttrType::xor_mapped_address, from.client);
+    });
 }
 
 } // namespace traverse::turn

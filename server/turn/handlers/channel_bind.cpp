@@ -53,8 +53,7 @@ void Engine::handle_channel_bind(Time now, const ClientContext& from,
     // §11.2: binding a channel also installs or refreshes the permission for the peer.
     if (allocation.add_permission(*peer, now + options_.permission_lifetime))
         stats::add(counters_.permissions_installed);
-    respond(from, request, proto::MessageClass::success_response, &auth, &allocation, out,
-            [](proto::MessageBuilder&) {});
+    respond(from, request, 0, &auth, &allocation, out, [](proto::MessageBuilder&) {});
 }
 
 } // namespace traverse::turn

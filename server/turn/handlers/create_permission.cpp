@@ -41,8 +41,7 @@ void Engine::handle_create_permission(Time now, const ClientContext& from,
     for (std::size_t i = 0; i < count; ++i)
         if (allocation.add_permission(peers[i], expires))
             stats::add(counters_.permissions_installed);
-    respond(from, request, proto::MessageClass::success_response, &auth, &allocation, out,
-            [](proto::MessageBuilder&) {});
+    respond(from, request, 0, &auth, &allocation, out, [](proto::MessageBuilder&) {});
 }
 
 } // namespace traverse::turn

@@ -27,10 +27,9 @@ void Engine::handle_refresh(Time now, const ClientContext& from, const proto::Me
     }
     const bool remove = requested && *requested == 0;
     const auto lifetime = remove ? std::chrono::seconds(0) : clamp_lifetime(requested);
-    respond(from, request, proto::MessageClass::success_response, &auth, &allocation, out,
-            [&](proto::MessageBuilder& b) {
-                b.add_u32(AttrType::lifetime, static_cast<std::uint32_t>(lifetime.count()));
-            });
+    respond(from, request, 0, &auth, &allocation, out, [&](proto::MessageBuilder& b) {
+        b.add_u32(AttrType::lifetime, static_cast<std::uint32_t>(lifetime.count()));
+    });
     if (remove) {
         stats::add(counters_.allocations_deleted);
         destroy(allocation, now); // its cached answer moves to a tombstone for retransmissions

@@ -8,9 +8,10 @@
 namespace traverse::turn {
 
 template <class Fill>
-bool Engine::respond(const ClientContext& from, const proto::MessageView& request,
-                     proto::MessageClass cls, const AuthResult* auth, Allocation* cache,
-                     Outbox& out, Fill&& fill) noexcept {
+bool Engine::respond(const ClientContext& from, const proto::MessageView& request, int code,
+                     const AuthResult* auth, Allocation* cache, Outbox& out, Fill&& fill) noexcept {
+    const auto cls =
+        code == 0 ? proto::MessageClass::success_response : proto::MessageClass::error_response;
     auto space = out.prepare();
     if (space.empty()) return false;
     proto::MessageBuilder b(space);
@@ -28,10 +29,8 @@ bool Engine::respond(const ClientContext& from, const proto::MessageView& reques
         cache->last_response.bytes.assign(wire->begin(), wire->end());
     }
     out.commit(reply_via(from), from.client, wire->size());
-    if (cls == proto::MessageClass::error_response)
-        stats::add(counters_.error_responses);
-    else
-        stats::count_response(counters_, request.method(), 0);
+    if (code != 0) stats::add(counters_.error_responses);
+    stats::count_response(counters_, request.method(), code);
     return true;
 }
 

@@ -66,9 +66,14 @@ TEST_CASE("module levels override the default level in both directions") {
     CHECK_FALSE(log::enabled("app", log::Level::off));
     log::set_module_level("turn", log::Level::error); // replaced, not added twice
     CHECK_FALSE(log::enabled("turn", log::Level::warn));
-    log::set_module_level("turn", log::Level::info);
-    log::set_module_level("net", log::Level::info);
+    // A reload that drops the modules puts them back on the (new) default level.
+    log::configure(log::Level::error, log::Format::text);
+    log::reset_module_levels();
+    CHECK_FALSE(log::enabled("net", log::Level::warn));
+    CHECK(log::enabled("net", log::Level::error));
+    CHECK_FALSE(log::enabled("turn", log::Level::warn));
     log::configure(log::Level::info, log::Format::text);
+    log::reset_module_levels();
 }
 
 TEST_CASE("a call site writes at most the rate limit per second and reports what it left out") {

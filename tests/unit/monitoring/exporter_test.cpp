@@ -95,7 +95,8 @@ TEST_CASE("the collector sums every worker block into labelled families") {
     CHECK(value(family(all, "traverse_allocations_ended_total"), "deleted") == 1);
     CHECK(value(family(all, "traverse_allocations_ended_total"), "expired") == 1);
     const auto& refused = family(all, "traverse_allocations_refused_total");
-    CHECK(refused.metric.size() == 5);
+    CHECK(refused.metric.size() ==
+          6); // quota_user, quota_ip, quota_total, port_exhaustion, peer_filter, draining
     CHECK(value(refused, "port_exhaustion") == 1);
     CHECK(value(refused, "quota_user") == 0);
     const auto& dropped = family(all, "traverse_relay_dropped_total");
