@@ -5,6 +5,7 @@
 #include "proto/integrity.hpp"
 #include "proto/message_builder.hpp"
 #include "proto/message_view.hpp"
+#include "server/base/log.hpp"
 #include "server/turn/engine.hpp"
 
 #include <cstring>
@@ -20,6 +21,12 @@ using proto::AttrType;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The engine logs refusals and auth failures at info; these tests provoke hundreds of them.
+const bool quiet_logs = [] {
+    log::configure(log::Level::error, log::Format::text);
+    return true;
+}();
 
 proto::TransportAddress addr(const char* text) {
     auto a = proto::TransportAddress::parse(text);
@@ -394,6 +401,22 @@ TEST_SUITE("turn.engine") {
         CHECK(value(t.counters.responses[2][0]) == 1); // refresh success
         CHECK(value(t.counters.responses[1][0]) == 1); // allocate success
         CHECK(value(t.counters.responses[1][stats::code_index(401)]) == 1);
+    }
+
+    TEST_CASE("allocations refused while draining are counted by reason and answer code") {
+        Turn t;
+        Client a{t};
+        REQUIRE(success(a.allocate())); // learns the nonce
+        t.engine->set_draining(true, std::nullopt);
+        Client b{t, "bob", "builder", "192.0.2.52:40000"};
+        CHECK(t.error_of(b.allocate()) == 508);
+        t.engine->set_draining(true, addr("198.51.100.7:3478"));
+        Client c{t, "bob", "builder", "192.0.2.53:40000"};
+        CHECK(t.error_of(c.allocate()) == 300);
+        CHECK(value(t.counters.allocations_refused_draining) == 2);
+        CHECK(value(t.counters.responses[1][stats::code_index(508)]) == 1);
+        CHECK(value(t.counters.responses[1][stats::code_index(300)]) == 1);
+        CHECK(value(t.counters.error_responses) == 5); // three 401 challenges, 508, 300
     }
 
     TEST_CASE("an expired allocation records its lifetime") {
