@@ -29,6 +29,7 @@ The server should be a STUN server with two IP addresses (traverse with an rfc57
   --json                 print one JSON object instead of the report
   --alt HOST[:PORT]      a second STUN server, used for the mapping test when the server
                          does not support RFC 5780
+  --tcp-port PORT        port for STUN/TURN over TCP (default: the --server port)
   --tls-port PORT        port for STUN/TURN over TLS (default 5349)
   --turn-user USER       TURN user name (with --turn-pass, or the name part with --turn-secret)
   --turn-pass PASS       TURN password (long-term credentials)
@@ -116,6 +117,8 @@ int main(int argc, char** argv) {
             server = need();
         } else if (arg == "--alt") {
             alt = need();
+        } else if (arg == "--tcp-port") {
+            s.tcp_port = static_cast<std::uint16_t>(number(arg, need(), 1, 65535));
         } else if (arg == "--tls-port") {
             s.tls_port = static_cast<std::uint16_t>(number(arg, need(), 1, 65535));
         } else if (arg == "--turn-user") {

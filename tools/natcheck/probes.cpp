@@ -174,8 +174,10 @@ Results run_probes(const Settings& s) {
 
     // STUN over TCP and TLS: the public address even when UDP is blocked.
     TlsOptions tls = s.tls;
-    o.tcp = stream_binding(server, nullptr, std::min(deadline, Clock::now() + s.retransmit.limit),
-                           o.local_tcp);
+    TransportAddress tcp_server = server;
+    if (s.tcp_port != 0) tcp_server.port = s.tcp_port;
+    o.tcp = stream_binding(tcp_server, nullptr,
+                           std::min(deadline, Clock::now() + s.retransmit.limit), o.local_tcp);
     TransportAddress tls_server = server;
     tls_server.port = s.tls_port;
     std::optional<TransportAddress> tls_local;
@@ -191,6 +193,7 @@ Results run_probes(const Settings& s) {
         for (const auto& transport : s.turn_transports) {
             TransportAddress to = server;
             if (transport == "tls") to.port = s.tls_port;
+            if (transport == "tcp") to = tcp_server;
             o.turn.push_back(check_turn(transport, to, s.turn_options, own, *local, deadline));
         }
     }

@@ -16,6 +16,7 @@ namespace traverse::natcheck {
 struct Settings {
     std::string host;
     std::uint16_t port = 3478;
+    std::uint16_t tcp_port = 0; ///< 0: same as port
     std::uint16_t tls_port = 5349;
     std::string alt_host; ///< --alt: a second STUN server (empty: none)
     std::uint16_t alt_port = 3478;
