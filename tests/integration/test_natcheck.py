@@ -7,15 +7,13 @@ an unreachable server, the binding-lifetime test, IPv6, and usage errors (exit c
 
 import json
 import os
-import selectors
 import socket
-import struct
 import subprocess
 import tempfile
-import threading
 import unittest
 
 import harness as h
+from broken_stun_server import BrokenRfc5780Server
 
 PRIMARY_IP = "127.0.0.1"
 ALT_IP = "127.0.0.2"
@@ -224,64 +222,10 @@ class AgainstPlainServer(unittest.TestCase):
         self.assertIn("OTHER-ADDRESS", r["server_checks"]["problems"][0])
 
 
-class BrokenRfc5780Server:
-    """Four UDP sockets like an RFC 5780 server, but every answer comes from the socket the
-    request arrived on: CHANGE-REQUEST is ignored. A naive client would call any NAT full-cone."""
-
-    def __init__(self):
-        self.sockets = {}
-        first = h.udp_socket(PRIMARY_IP)
-        p = first.getsockname()[1]
-        second = h.udp_socket(PRIMARY_IP)
-        a = second.getsockname()[1]
-        self.sockets[(PRIMARY_IP, p)] = first
-        self.sockets[(PRIMARY_IP, a)] = second
-        self.sockets[(ALT_IP, p)] = h.udp_socket(ALT_IP, p)
-        self.sockets[(ALT_IP, a)] = h.udp_socket(ALT_IP, a)
-        self.primary = (PRIMARY_IP, p)
-        self.other = (ALT_IP, a)
-        self.stop_r, self.stop_w = socket.socketpair()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        sel = selectors.DefaultSelector()
-        for addr, s in self.sockets.items():
-            s.setblocking(False)
-            sel.register(s, selectors.EVENT_READ, addr)
-        sel.register(self.stop_r, selectors.EVENT_READ, None)
-        while True:
-            for key, _ in sel.select():
-                if key.data is None:
-                    sel.close()
-                    return
-                data, src = key.fileobj.recvfrom(2048)
-                try:
-                    req = h.parse_message(data)
-                except h.StunError:
-                    continue
-                if req.type != h.BINDING_REQUEST:
-                    continue
-                resp = h.build_message(h.BINDING_SUCCESS, req.tid, [
-                    (h.XOR_MAPPED_ADDRESS, h.encode_xor_address(src[0], src[1], req.tid)),
-                    (h.RESPONSE_ORIGIN, h.encode_address(*key.data)),
-                    (h.OTHER_ADDRESS, h.encode_address(*self.other)),
-                ])
-                key.fileobj.sendto(resp, src)
-
-    def close(self):
-        self.stop_w.send(b"x")
-        self.thread.join(timeout=5)
-        for s in self.sockets.values():
-            s.close()
-        self.stop_r.close()
-        self.stop_w.close()
-
-
 @unittest.skipUnless(HAVE_ALT, f"cannot bind {ALT_IP} on this host")
 class AgainstBrokenServer(unittest.TestCase):
     def test_ignored_change_request_gives_unknown_not_full_cone(self):
-        server = BrokenRfc5780Server()
+        server = BrokenRfc5780Server(PRIMARY_IP, ALT_IP)
         self.addCleanup(server.close)
         closed = free_port()
         r = run_json(self, ["--server", f"{server.primary[0]}:{server.primary[1]}",
