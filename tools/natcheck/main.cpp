@@ -38,7 +38,8 @@ The server should be a STUN server with two IP addresses (traverse with an rfc57
   --turn-transports L    comma-separated subset of udp,tcp,tls (default all three)
   --ca FILE              trust anchors for TLS (default: the system's)
   --insecure             do not verify the TLS certificate
-  --lifetime SECONDS     also measure how long an idle UDP mapping lasts, up to SECONDS (slow)
+  --lifetime SECONDS     also measure how long an idle UDP mapping lasts, up to SECONDS
+                         (slow: adds about SECONDS to the run, beyond --timeout)
   --timeout SECONDS      total time limit (default 30)
   --rto MS               initial STUN retransmission timeout (default 500, doubling)
   --probe-timeout MS     give up on one STUN transaction after MS (default 3000)

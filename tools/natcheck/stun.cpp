@@ -83,8 +83,7 @@ void UdpRunner::add(int send_fd, int recv_fd, const TransportAddress& destinatio
     pending_.push_back(std::move(pending));
 }
 
-void UdpRunner::receive_on(int fd, Clock::time_point start) {
-    (void)start;
+void UdpRunner::receive_on(int fd) {
     std::array<std::byte, 2048> buffer{};
     for (;;) {
         sockaddr_storage from{};
@@ -143,7 +142,7 @@ void UdpRunner::run(Clock::time_point deadline) {
         const int rc = poll(fds.data(), fds.size(), millis_until(wake));
         if (rc <= 0) continue;
         for (const auto& f : fds)
-            if (f.revents & POLLIN) receive_on(f.fd, start);
+            if (f.revents & POLLIN) receive_on(f.fd);
     }
     for (auto& q : pending_)
         if (q.sent == 0) q.result->outcome = Probe::Outcome::not_run;

@@ -73,7 +73,7 @@ private:
         bool done = false;
         Clock::time_point first_send{};
     };
-    void receive_on(int fd, Clock::time_point start);
+    void receive_on(int fd);
 
     Schedule schedule_;
     std::vector<Pending> pending_;
