@@ -222,6 +222,38 @@ class AgainstPlainServer(unittest.TestCase):
         self.assertIn("OTHER-ADDRESS", r["server_checks"]["problems"][0])
 
 
+class UdpUnanswered(unittest.TestCase):
+    """No UDP answer (nothing listens on the UDP port), TCP answers: the public address comes
+    from STUN over TCP and TURN over TCP carries the calls."""
+
+    def test_tcp_fallback_and_turn_over_tcp(self):
+        cfg = h.turn_config(listen=[h.listener("tcp", PRIMARY_IP)], peers_allow=["127.0.0.1/32"])
+        with h.ServerProcess(cfg) as server:
+            closed = free_port()
+            r = run_json(self, ["--server", f"{PRIMARY_IP}:{closed}",
+                                "--tcp-port", str(server.find("tcp").port),
+                                "--tls-port", str(closed), "--probe-timeout", "500",
+                                "--turn-user", "alice", "--turn-pass", h.TEST_USERS["alice"],
+                                "--turn-transports", "udp,tcp"])
+        self.assertFalse(r["udp"])
+        self.assertIs(r["tcp"], True)
+        self.assertIs(r["tls"], False)
+        self.assertEqual(r["nat_type"], "udp-blocked")
+        self.assertTrue(r["public_address"].startswith(PRIMARY_IP + ":"))
+        self.assertEqual(r["public_address"], r["local_address"])
+        self.assertIs(r["behind_nat"], False)
+        self.assertIsNone(r["hairpinning"])
+        self.assertEqual(r["mapping"], "unknown")
+        self.assertEqual(r["filtering"], "unknown")
+        udp, tcp = r["turn"]
+        self.assertFalse(udp["allocated"])
+        self.assertTrue(udp["error"])
+        self.assertTrue(tcp["works"], tcp)
+        self.assertEqual(tcp["received"], 10)
+        self.assertEqual(r["verdict"], "turn-tcp-only")
+        self.assertIn("only TURN over TCP/TLS works from here", r["verdict_text"])
+
+
 @unittest.skipUnless(HAVE_ALT, f"cannot bind {ALT_IP} on this host")
 class AgainstBrokenServer(unittest.TestCase):
     def test_ignored_change_request_gives_unknown_not_full_cone(self):
