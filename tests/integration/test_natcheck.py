@@ -186,6 +186,27 @@ class AgainstRfc5780Server(unittest.TestCase):
         r = run_json(self, self.args + ["--lifetime", "2"])
         self.assertEqual(r["binding_lifetime"], {"alive_s": 2, "expired_s": None, "note": None})
 
+    def test_host_name_and_tls_verification(self):
+        # A name (resolved locally) is used for SNI and certificate verification (DNS:localhost).
+        udp = self.server.find("udp", role=None, host=PRIMARY_IP)
+        args = ["--server", f"localhost:{udp.port}", "--tcp-port", str(self.server.find("tcp").port),
+                "--tls-port", str(self.server.find("tls").port), "--turn-user", "alice",
+                "--turn-pass", h.TEST_USERS["alice"], "--turn-transports", "tls"]
+        r = run_json(self, args + ["--ca", self.cert])
+        self.assertEqual(r["server"], f"localhost:{udp.port}")
+        self.assertEqual(r["server_address"], f"{PRIMARY_IP}:{udp.port}")
+        self.assertIs(r["tls"], True)
+        self.assertTrue(r["turn"][0]["works"], r["turn"])
+        # Without the test CA the self-signed certificate is refused, with a clear reason...
+        r = run_json(self, args)
+        self.assertIs(r["tls"], False)
+        self.assertIn("TLS certificate not accepted", r["turn"][0]["error"])
+        self.assertIn("--ca FILE", r["turn"][0]["error"])
+        # ... unless verification is switched off.
+        r = run_json(self, args + ["--insecure"])
+        self.assertIs(r["tls"], True)
+        self.assertTrue(r["turn"][0]["works"], r["turn"])
+
     @unittest.skipUnless(V6, "no IPv6 loopback")
     def test_ipv6_server(self):
         v6 = self.server.find("udp", family=socket.AF_INET6)

@@ -283,9 +283,10 @@ class NatLab(unittest.TestCase):
             sh("ip", "netns", "exec", router, "nft", "-f", "-", input_text=rules)
         return client, router
 
-    def run_natcheck(self, client: str, server: str = PRIMARY, turn: bool = True) -> dict:
+    def run_natcheck(self, client: str, server: str = PRIMARY, turn: bool = True,
+                     extra=()) -> dict:
         args = ["--server", server, "--tls-port", str(TLS_PORT), "--ca", self.cert,
-                "--rto", "250", "--probe-timeout", "1200", "--timeout", "20", "--json"]
+                "--rto", "250", "--probe-timeout", "1200", "--timeout", "20", "--json", *extra]
         if turn:
             args += ["--turn-user", TURN_USER, "--turn-pass", TURN_PASS]
         proc = sh("ip", "netns", "exec", client, self.natcheck, *args, check=False, timeout=40)
@@ -405,6 +406,27 @@ class NatLab(unittest.TestCase):
             theirs = self.run_turnutils(client2, port)
         type(self).results["port-restricted-cone, broken server"] = (
             f"{r['nat_type']} ({r['mapping']} mapping, {r['filtering']} filtering)", theirs)
+
+    def test_alt_server_when_the_server_lacks_rfc5780(self):
+        # Two plain STUN servers (no RFC 5780) on the two public addresses: --alt still tells
+        # endpoint-independent mapping from a symmetric NAT; filtering stays unknown.
+        port = 3590
+        cfg = h.base_config(listen=[h.listener("udp", PRIMARY, port),
+                                    h.listener("udp", ALTERNATE, port)], workers=1)
+        with NsServer(self.public, cfg):
+            for topology, mapping, nat_type in (
+                    ("port-restricted-cone", "endpoint-independent", "unknown"),
+                    ("symmetric", "unknown", "symmetric")):
+                with self.subTest(topology=topology):
+                    client, _ = self.build(topology)
+                    r = self.run_natcheck(client, f"{PRIMARY}:{port}", turn=False,
+                                          extra=["--alt", f"{ALTERNATE}:{port}"])
+                    self.assertEqual(r["mapping"], mapping, r["mapping_reason"])
+                    self.assertIn("--alt server", r["mapping_reason"])
+                    self.assertEqual(r["filtering"], "unknown")
+                    self.assertIn("does not support RFC 5780", r["filtering_reason"])
+                    self.assertEqual(r["nat_type"], nat_type)
+                    self.assertIs(r["server_checks"]["rfc5780"], False)
 
     def test_namespaces_are_ours_only(self):
         # Every namespace this run created carries its unique prefix.
