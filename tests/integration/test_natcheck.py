@@ -178,6 +178,7 @@ class AgainstRfc5780Server(unittest.TestCase):
         for needle in ("Public address:", "no NAT", "NAT type (classic): open-internet",
                        "NAT filtering:      endpoint-independent", "TURN over TCP:",
                        "10 of 10 test packets came back",
+                       "TCP:                works", "TLS:                works",
                        "Verdict: Direct calls will usually work."):
             self.assertIn(needle, out)
         self.assertEqual(proc.stderr, "")
@@ -200,6 +201,8 @@ class AgainstRfc5780Server(unittest.TestCase):
         # Without the test CA the self-signed certificate is refused, with a clear reason...
         r = run_json(self, args)
         self.assertIs(r["tls"], False)
+        self.assertIn("TLS certificate not accepted", r["tls_error"])
+        self.assertIsNone(r["tcp_error"])
         self.assertIn("TLS certificate not accepted", r["turn"][0]["error"])
         self.assertIn("--ca FILE", r["turn"][0]["error"])
         # ... unless verification is switched off.
@@ -303,6 +306,7 @@ class Failures(unittest.TestCase):
         r = json.loads(proc.stdout)
         self.assertFalse(r["udp"])
         self.assertIs(r["tcp"], False)
+        self.assertIn("Connection refused", r["tcp_error"])
         self.assertIsNone(r["public_address"])
         self.assertEqual(r["verdict"], "unreachable")
         self.assertIn(f"{PRIMARY_IP}:{port} did not answer over UDP, TCP or TLS", proc.stderr)

@@ -27,7 +27,8 @@ struct Probe {
     std::optional<TransportAddress> response_origin; ///< RESPONSE-ORIGIN
     std::optional<TransportAddress> other_address;   ///< OTHER-ADDRESS
     int error_code = 0;                              ///< of an error response
-    double rtt_ms = 0;                               ///< first send to answer
+    std::string failure; ///< why there was no answer, when known (connection refused, TLS, ...)
+    double rtt_ms = 0;   ///< first send to answer
 
     bool answered() const noexcept { return outcome == Outcome::answered; }
 };

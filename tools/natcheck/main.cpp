@@ -7,7 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -187,6 +187,8 @@ int main(int argc, char** argv) {
         s.tls.server_name = s.host;
     s.turn_options.tls = s.tls;
 
+    // A server closing a TLS connection must not kill us with SIGPIPE inside SSL_write.
+    std::signal(SIGPIPE, SIG_IGN);
     const Results r = run_probes(s);
     const Classification c = classify(r.observations);
     if (json) {

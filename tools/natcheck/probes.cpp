@@ -23,10 +23,16 @@ Probe stream_binding(const TransportAddress& to, const TlsOptions* tls, Clock::t
     StreamConn conn;
     std::string error;
     const auto start = Clock::now();
-    if (!conn.open(to, tls, deadline, error)) return probe;
+    if (!conn.open(to, tls, deadline, error)) {
+        probe.failure = error;
+        return probe;
+    }
     if (!local) local = conn.local();
     const auto request = binding_request(new_transaction_id());
-    if (!conn.send(request, error)) return probe;
+    if (!conn.send(request, error)) {
+        probe.failure = error;
+        return probe;
+    }
     while (auto frame = conn.receive(deadline, error)) {
         auto view = p::MessageView::parse(*frame);
         if (!view || !std::equal(view->transaction_id().begin(), view->transaction_id().end(),
@@ -37,6 +43,8 @@ Probe stream_binding(const TransportAddress& to, const TlsOptions* tls, Clock::t
         probe.rtt_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
         break;
     }
+    if (!probe.answered() && probe.outcome != Probe::Outcome::error)
+        probe.failure = error.empty() ? "no answer" : error;
     return probe;
 }
 

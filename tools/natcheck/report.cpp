@@ -113,6 +113,10 @@ std::string render_json(const Results& r, const Classification& c) {
     j << "  \"udp\": " << (c.udp ? "true" : "false") << ",\n";
     j << "  \"tcp\": " << json_bool(c.tcp) << ",\n";
     j << "  \"tls\": " << json_bool(c.tls) << ",\n";
+    for (const auto& [key, probe] :
+         {std::pair{"tcp_error", &r.observations.tcp}, std::pair{"tls_error", &r.observations.tls}})
+        j << "  \"" << key
+          << "\": " << (probe->failure.empty() ? "null" : json_string(probe->failure)) << ",\n";
     j << "  \"mapping\": " << json_string(to_string(c.mapping)) << ",\n";
     j << "  \"mapping_reason\": " << json_string(c.mapping_reason) << ",\n";
     j << "  \"filtering\": " << json_string(to_string(c.filtering)) << ",\n";
@@ -202,8 +206,15 @@ std::string render_text(const Results& r, const Classification& c) {
     t << "  UDP:                "
       << (c.udp ? "works" : "blocked or the server does not answer (calls need UDP or TURN)")
       << "\n";
-    t << "  TCP:                " << yes_no(c.tcp, "works", "no answer", "not tested") << "\n";
-    t << "  TLS:                " << yes_no(c.tls, "works", "no answer", "not tested") << "\n";
+    auto stream_line = [&](std::optional<bool> works, const Probe& p) {
+        if (!works) return std::string("not tested");
+        if (*works) return std::string("works");
+        if (p.outcome == Probe::Outcome::error)
+            return "the server refused (error " + std::to_string(p.error_code) + ")";
+        return p.failure.empty() ? std::string("no answer") : p.failure;
+    };
+    t << "  TCP:                " << stream_line(c.tcp, o.tcp) << "\n";
+    t << "  TLS:                " << stream_line(c.tls, o.tls) << "\n";
     t << "  NAT mapping:        " << to_string(c.mapping) << ": " << explain(c.mapping) << "\n"
       << "                      (" << c.mapping_reason << ")\n";
     t << "  NAT filtering:      " << to_string(c.filtering) << ": " << explain(c.filtering) << "\n"
