@@ -14,6 +14,8 @@ namespace traverse::config::defaults {
 inline constexpr std::string_view software = "Traverse";
 /// Worker threads; 0 means one per hardware thread.
 inline constexpr unsigned workers = 0;
+/// How long SIGTERM waits for allocations to end before exiting; 0 = exit at once.
+inline constexpr std::chrono::seconds drain_timeout{0};
 
 /// Listener address: loopback, so an unconfigured server is never reachable from outside.
 inline constexpr std::string_view listener_address = "127.0.0.1";
@@ -102,6 +104,7 @@ inline constexpr std::size_t max_username_bytes = 508;
 /// Hex digits of a static user's precomputed key: MD5 is 16 bytes.
 inline constexpr std::size_t user_key_hex_digits = 32;
 /// Shortest auth.nonce_lifetime.
+inline constexpr std::chrono::seconds max_drain_timeout{86'400};
 inline constexpr std::chrono::seconds min_nonce_lifetime{30};
 /// Longest auth.nonce_lifetime: one day.
 inline constexpr std::chrono::seconds max_nonce_lifetime{86'400};

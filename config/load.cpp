@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -114,10 +115,11 @@ Parsed<bool> parse_bool(std::string_view text) {
 }
 
 /// "" (off), "127.0.0.1:9641" or "[::1]:9641": an IP literal and an explicit port 0..65535.
-Parsed<std::string> parse_metrics_listen(std::string_view text) {
+/// "<ip>:<port>" or "[<ipv6>]:<port>", normalised; "" stays "" (not set).
+Parsed<std::string> parse_endpoint_like(std::string_view text, std::string_view example) {
     if (text.empty()) return success(std::string{});
     const std::string usage =
-        "expected <address>:<port> like 127.0.0.1:9641 or [::1]:9641, got " + quote_value(text);
+        "expected <address>:<port> like " + std::string{example} + ", got " + quote_value(text);
     const std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos || colon + 1 == text.size() ||
         (text.starts_with('[') && text[colon - 1] != ']'))
@@ -127,6 +129,31 @@ Parsed<std::string> parse_metrics_listen(std::string_view text) {
     const bool v6 = spec.value->address.find(':') != std::string::npos;
     return success((v6 ? "[" + spec.value->address + "]" : spec.value->address) + ":" +
                    std::to_string(spec.value->port));
+}
+
+Parsed<std::string> parse_metrics_listen(std::string_view text) {
+    return parse_endpoint_like(text, "127.0.0.1:9641 or [::1]:9641");
+}
+
+/// A Unix user or group name: 1..32 characters, letters, digits, '_', '-', '.', not starting
+/// with '-'. Whether it exists is checked when the server starts.
+Parsed<std::string> parse_account_name(std::string_view text) {
+    const bool ok =
+        !text.empty() && text.size() <= 32 && text.front() != '-' &&
+        std::all_of(text.begin(), text.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+        });
+    if (!ok)
+        return failure<std::string>("expected 1..32 letters, digits, '_', '-' or '.', got " +
+                                    quote_value(text));
+    return success(std::string{text});
+}
+
+Parsed<std::string> parse_endpoint(std::string_view text) {
+    auto parsed = parse_endpoint_like(text, "192.0.2.10:3478 or [2001:db8::10]:3478");
+    if (parsed && parsed.value->ends_with(":0"))
+        return failure<std::string>("port must be 1..65535, got " + quote_value(text));
+    return parsed;
 }
 
 /// Characters of UTF-8 text: every byte that does not continue a sequence.
@@ -278,7 +305,7 @@ void read_cidrs(Loader& loader, const Entry& entry, std::vector<std::string>& ou
 /// publishes it, and a unit test checks that schema.md documents each entry. A list of maps
 /// has an entry for the list ("auth.users") that reads its items through the entries of the
 /// item keys ("auth.users[].name").
-constexpr std::array<Field, 39> fields{{
+constexpr std::array<Field, 44> fields{{
     {"server.software",
      [](Loader& loader, const Entry& entry, Target& target) {
          // An unquoted `false` turns SOFTWARE off; a quoted "false" is just a string.
@@ -299,6 +326,34 @@ constexpr std::array<Field, 39> fields{{
      [](Loader& loader, const Entry& entry, Target& target) {
          loader.read(entry, "auto or an integer 1..256", parse_workers,
                      target.config.server.workers);
+     }},
+    {"server.drain_timeout",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto parse = [](std::string_view text) {
+             return parse_duration_in(text, std::chrono::seconds{0}, bounds::max_drain_timeout);
+         };
+         loader.read(entry, "a duration like 5m", parse, target.config.server.drain_timeout);
+     }},
+    {"server.control_socket",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         const auto resolve = [&](std::string_view text) {
+             if (text.empty()) return failure<std::string>("must not be empty");
+             return success(loader.resolve(text));
+         };
+         loader.read(entry, "a file path", resolve, target.config.server.control_socket);
+     }},
+    {"server.user",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "a user name", parse_account_name, target.config.server.user);
+     }},
+    {"server.group",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "a group name", parse_account_name, target.config.server.group);
+     }},
+    {"server.alternate_server",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "an address like 192.0.2.10:3478", parse_endpoint,
+                     target.config.server.alternate_server);
      }},
     {"listen[].transport",
      [](Loader& loader, const Entry& entry, Target& target) {

@@ -70,8 +70,20 @@ struct Logging {
 
 /// Process-wide settings.
 struct Server {
-    std::string software{defaults::software};       ///< SOFTWARE attribute; "" = not sent
-    unsigned workers = defaults::workers;           ///< worker threads; 0 = auto (hardware threads)
+    std::string software{defaults::software}; ///< SOFTWARE attribute; "" = not sent
+    unsigned workers = defaults::workers;     ///< worker threads; 0 = auto (hardware threads)
+    /// SIGTERM drains: no new allocations, relaying goes on until allocations end or this
+    /// much time has passed; 0 exits at once.
+    std::chrono::seconds drain_timeout{defaults::drain_timeout};
+    /// While draining, Allocate is answered 300 with this ALTERNATE-SERVER ("ip:port",
+    /// "[v6]:port"); empty answers 508.
+    std::string alternate_server;
+    /// Unix-domain socket for `traverse ctl` (reload, drain, status); empty = none.
+    std::string control_socket;
+    /// When started as root: the user (and group; empty = the user's primary group) to switch
+    /// to once every listening socket is bound. Empty = keep running as started.
+    std::string user;
+    std::string group;
     bool operator==(const Server&) const = default; ///< field-wise comparison
 };
 

@@ -38,6 +38,7 @@ namespace traverse::stats {
     X(allocations_expired, "Allocations that reached the end of their lifetime")                   \
     X(allocations_refused_quota, "Allocate refused by a per-user, per-IP or total quota")          \
     X(allocations_refused_capacity, "Allocate refused 508: no relay port or socket")               \
+    X(allocations_refused_draining, "Allocate refused while draining (300 or 508)")                \
     X(allocation_mismatches, "Requests answered 437 (no allocation, or one already exists)")       \
     X(peers_refused, "Peer addresses refused 403 by the peer filter")                              \
     X(relayed_to_peer_packets, "Datagrams relayed client->peer")                                   \

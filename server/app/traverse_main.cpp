@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Composition root of the `traverse` daemon: options, config, sockets, workers, signals.
 #include "config/load.hpp"
+#include "config/reload.hpp"
 #include "config/validate.hpp"
 #include "monitoring/exporter.hpp"
 #include "monitoring/stats.hpp"
 #include "proto/channel_data.hpp"
+#include "server/app/control.hpp"
 #include "server/app/cred_command.hpp"
 #include "server/app/listener_plan.hpp"
 #include "server/base/log.hpp"
@@ -14,12 +16,15 @@
 
 #include <openssl/rand.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -37,6 +42,7 @@ constexpr int exit_usage = 2;  // bad command line
 
 constexpr const char* usage_text = R"(Usage: traverse [OPTIONS]
        traverse cred --user NAME --secret-file FILE [--ttl 24h]   (see traverse cred --help)
+       traverse ctl [--socket PATH] status|reload|drain            (see traverse ctl --help)
 
 Traverse STUN/TURN server.
 
@@ -52,7 +58,17 @@ Options:
   -V, --version             show the version and exit
 
 Once every socket is bound, one "listening <transport> <address>" line per socket and then
-"ready" are printed on standard output. SIGINT and SIGTERM stop the server.
+"ready" are printed on standard output.
+
+Signals:
+  SIGHUP    reload the configuration file: credentials, REST secrets, peer filters, quotas,
+            rate limits, lifetimes, logging and the TLS certificate change without dropping
+            allocations or connections; an invalid file is refused and the running one stays;
+            settings that need a restart (listeners, workers, relay range) are named in the log
+  SIGTERM   stop; with server.drain_timeout set, drain first: refuse new allocations (508, or
+            300 with server.alternate_server), relay until allocations end or the timeout
+            passes, then exit; a second SIGTERM exits at once
+  SIGINT    stop at once
 )";
 
 struct CommandLine {
@@ -161,15 +177,16 @@ proto::TransportAddress ip_of(const std::string& literal) {
 }
 
 /// Long-term credentials from the config; null when none are configured (STUN-only).
-std::shared_ptr<const turn::Authenticator> make_authenticator(const config::Auth& auth) {
+/// `nonce_secret` is made once per process: a reload keeps outstanding nonces valid, a restart
+/// invalidates them (clients retry after 438).
+std::shared_ptr<const turn::Authenticator>
+make_authenticator(const config::Auth& auth, const std::array<std::byte, 32>& nonce_secret) {
     if (!auth.enabled()) return nullptr;
     turn::AuthOptions o;
     o.realm = auth.realm;
     o.rest_secrets = auth.secrets;
     o.nonce_lifetime = auth.nonce_lifetime;
-    // Nonces are keyed per process: a restart invalidates them and clients retry after 438.
-    RAND_bytes(reinterpret_cast<unsigned char*>(o.nonce_secret.data()),
-               static_cast<int>(o.nonce_secret.size()));
+    o.nonce_secret = nonce_secret;
     for (const auto& u : auth.users) {
         turn::StaticUser user;
         user.name = u.name;
@@ -243,11 +260,57 @@ void check_descriptor_limit(const config::ServerConfig& cfg, std::size_t listene
     }
 }
 
-int run(const config::ServerConfig& cfg) {
+void apply_logging(const config::Logging& logging) {
     log::Level level = log::Level::info;
-    log::parse_level(cfg.logging.level, level);
-    log::configure(level, cfg.logging.format == config::LogFormat::json ? log::Format::json
-                                                                        : log::Format::text);
+    log::parse_level(logging.level, level);
+    log::configure(level, logging.format == config::LogFormat::json ? log::Format::json
+                                                                    : log::Format::text);
+}
+
+/// The engine settings every worker shares; `auth` and `peers` are built from `cfg`.
+turn::EngineOptions engine_options(const config::ServerConfig& cfg,
+                                   std::shared_ptr<const turn::Authenticator> auth,
+                                   std::shared_ptr<const turn::PeerPolicy> peers) {
+    turn::EngineOptions o;
+    o.software = cfg.server.software;
+    o.rfc5780 = cfg.rfc5780.enabled();
+    o.auth = std::move(auth);
+    o.peers = std::move(peers);
+    o.default_lifetime = cfg.relay.default_lifetime;
+    o.max_lifetime = cfg.relay.max_lifetime;
+    o.permission_lifetime = cfg.relay.permission_lifetime;
+    o.channel_lifetime = cfg.relay.channel_lifetime;
+    o.challenges_per_second = cfg.quotas.challenges_per_second;
+    o.max_channel_number =
+        cfg.relay.rfc5766_channel_numbers ? proto::max_channel_rfc5766 : proto::max_channel;
+    o.max_allocation_bytes_per_second = cfg.quotas.max_allocation_bytes_per_second;
+    return o;
+}
+
+worker::QuotaLimits quota_limits(const config::Quotas& q) {
+    return {q.max_allocations_per_user, q.max_allocations_per_ip, q.max_allocations};
+}
+
+std::optional<proto::TransportAddress> alternate_of(const config::Server& server) {
+    if (server.alternate_server.empty()) return std::nullopt;
+    auto parsed = proto::TransportAddress::parse(server.alternate_server);
+    if (!parsed) return std::nullopt;
+    return *parsed;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items)
+        out += (out.empty() ? "" : ",") + item;
+    return out.empty() ? "none" : out;
+}
+
+/// Reads the configuration again (file and command-line overrides) for a reload; empty when
+/// the server runs without a file.
+using ConfigSource = std::function<config::LoadResult()>;
+
+int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
+    apply_logging(cfg.logging);
     unsigned workers = cfg.server.workers;
     if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
     const unsigned relay_ports = static_cast<unsigned>(cfg.relay.port_max - cfg.relay.port_min) + 1;
@@ -276,11 +339,11 @@ int run(const config::ServerConfig& cfg) {
         tls = made.context;
     }
 
-    auto authenticator = make_authenticator(cfg.auth);
-    auto peers = make_peer_policy(cfg);
-    worker::SharedQuota quota(worker::QuotaLimits{cfg.quotas.max_allocations_per_user,
-                                                  cfg.quotas.max_allocations_per_ip,
-                                                  cfg.quotas.max_allocations});
+    std::array<std::byte, 32> nonce_secret{};
+    RAND_bytes(reinterpret_cast<unsigned char*>(nonce_secret.data()),
+               static_cast<int>(nonce_secret.size()));
+    auto authenticator = make_authenticator(cfg.auth, nonce_secret);
+    worker::SharedQuota quota(quota_limits(cfg.quotas));
     worker::ReservationRegistry reservations;
 
     net::StreamLimits limits;
@@ -297,17 +360,7 @@ int run(const config::ServerConfig& cfg) {
     for (unsigned w = 0; w < workers; ++w) {
         worker::WorkerSetup setup;
         setup.index = w;
-        setup.engine.software = cfg.server.software;
-        setup.engine.rfc5780 = cfg.rfc5780.enabled();
-        setup.engine.auth = authenticator;
-        setup.engine.peers = peers;
-        setup.engine.default_lifetime = cfg.relay.default_lifetime;
-        setup.engine.max_lifetime = cfg.relay.max_lifetime;
-        setup.engine.permission_lifetime = cfg.relay.permission_lifetime;
-        setup.engine.channel_lifetime = cfg.relay.channel_lifetime;
-        setup.engine.challenges_per_second = cfg.quotas.challenges_per_second;
-        setup.engine.max_channel_number = max_channel;
-        setup.engine.max_allocation_bytes_per_second = cfg.quotas.max_allocation_bytes_per_second;
+        setup.engine = engine_options(cfg, authenticator, make_peer_policy(cfg));
         setup.relay = relay_options(cfg.relay, w, workers);
         setup.quotas = &quota;
         setup.reservations = &reservations;
@@ -320,17 +373,168 @@ int run(const config::ServerConfig& cfg) {
 
     // Signals are handled on the main thread; workers never see them.
     boost::asio::io_context control;
-    boost::asio::signal_set signals(control, SIGINT, SIGTERM);
-    int stop_signal = 0;
-    signals.async_wait([&](boost::system::error_code ec, int sig) {
-        if (!ec) stop_signal = sig;
-    });
+    boost::asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+    boost::asio::steady_timer drain_timer(control);
+    std::string stop_reason;
+    bool draining = false;
+    std::atomic<bool> serving{false}; // /readyz: listeners bound, workers running, not draining
+
+    auto stop = [&](std::string reason) {
+        stop_reason = std::move(reason);
+        control.stop();
+    };
+    auto allocations = [&] {
+        std::size_t total = 0;
+        for (auto& w : pool)
+            total += w->allocations();
+        return total;
+    };
+
+    // SIGHUP: read the file again; apply what may change live, name what needs a restart.
+    auto reload = [&]() -> std::string {
+        if (!reload_source) {
+            TRAVERSE_LOG(warn, "app", "reload: started without --config, nothing to read");
+            return "refused: started without --config, nothing to read";
+        }
+        auto loaded = reload_source();
+        if (!loaded.ok()) {
+            std::string reasons;
+            for (const auto& d : loaded.errors) {
+                TRAVERSE_LOG(error, "app", "reload refused; the running configuration stays",
+                             {"error", config::to_string(d)});
+                reasons += (reasons.empty() ? "" : "; ") + config::to_string(d);
+            }
+            return "refused: " + reasons;
+        }
+        auto change = config::plan_reload(cfg, *loaded.config);
+        std::shared_ptr<boost::asio::ssl::context> new_tls;
+        if (tls) { // read the certificate again even when its path is unchanged (renewals)
+            auto made = net::make_tls_server_context(change.effective.tls.certificate,
+                                                     change.effective.tls.private_key);
+            if (!made.context) {
+                TRAVERSE_LOG(error, "app", "reload refused; the running configuration stays",
+                             {"error", made.error});
+                return "refused: " + made.error;
+            }
+            new_tls = made.context;
+        }
+        cfg = std::move(change.effective);
+        apply_logging(cfg.logging);
+        authenticator = make_authenticator(cfg.auth, nonce_secret);
+        quota.set_limits(quota_limits(cfg.quotas));
+        const auto options = engine_options(cfg, authenticator, make_peer_policy(cfg));
+        for (auto& w : pool) {
+            w->reconfigure(options, new_tls);
+            if (draining) w->set_draining(true, alternate_of(cfg.server));
+        }
+        for (const auto& key : change.restart_needed)
+            TRAVERSE_LOG(warn, "app",
+                         "reload: this change needs a restart; the running value stays",
+                         {"key", key});
+        TRAVERSE_LOG(info, "app", "reloaded", {"applied", join(change.applied)},
+                     {"restart_needed", join(change.restart_needed)});
+        return "ok applied=" + join(change.applied) +
+               " restart_needed=" + join(change.restart_needed);
+    };
+
+    // Drain: refuse new allocations, poll until none is left or the timeout passes. The
+    // workers refresh their allocation counts when they take the drain order, so the first
+    // poll (after 250 ms) sees current figures.
+    std::function<void(std::chrono::steady_clock::time_point)> drain_poll =
+        [&](std::chrono::steady_clock::time_point deadline) {
+            const auto left = allocations();
+            if (left == 0) return stop("drained");
+            if (std::chrono::steady_clock::now() >= deadline) {
+                TRAVERSE_LOG(warn, "app", "drain timeout: ending the remaining allocations",
+                             {"allocations", static_cast<std::uint64_t>(left)});
+                return stop("drain timeout");
+            }
+            drain_timer.expires_after(std::chrono::milliseconds(250));
+            drain_timer.async_wait([&, deadline](boost::system::error_code ec) {
+                if (!ec) drain_poll(deadline);
+            });
+        };
+    auto start_drain = [&](std::chrono::seconds timeout) {
+        draining = true;
+        serving = false;
+        for (auto& w : pool)
+            w->set_draining(true, alternate_of(cfg.server));
+        TRAVERSE_LOG(info, "app", "draining: new allocations refused",
+                     {"timeout_s", static_cast<std::uint64_t>(timeout.count())},
+                     {"alternate_server", cfg.server.alternate_server.empty()
+                                              ? std::string{"none (508)"}
+                                              : cfg.server.alternate_server});
+        std::printf("draining\n");
+        std::fflush(stdout);
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        drain_timer.expires_after(std::chrono::milliseconds(250));
+        drain_timer.async_wait([&, deadline](boost::system::error_code ec) {
+            if (!ec) drain_poll(deadline);
+        });
+    };
+
+    std::function<void()> wait_signal = [&] {
+        signals.async_wait([&](boost::system::error_code ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                (void)reload();
+            } else if (sig == SIGINT) {
+                return stop("SIGINT");
+            } else if (draining) {
+                return stop("second SIGTERM while draining");
+            } else if (cfg.server.drain_timeout.count() == 0) {
+                return stop("SIGTERM");
+            } else {
+                start_drain(cfg.server.drain_timeout);
+            }
+            wait_signal();
+        });
+    };
+    wait_signal();
+
+    // `traverse ctl`: the same operations over a Unix-domain socket, with an answer line.
+    std::unique_ptr<app::ControlServer> control_server;
+    if (!cfg.server.control_socket.empty()) {
+        auto handle = [&](std::string_view command) -> std::string {
+            TRAVERSE_LOG(info, "app", "control command", {"command", command});
+            if (command == "status")
+                return std::string(draining ? "ok draining" : "ok serving") +
+                       " allocations=" + std::to_string(allocations());
+            if (command == "reload") return reload();
+            if (command == "drain") {
+                if (draining) return "ok already draining";
+                // Without a configured timeout, an operator's drain waits for the last
+                // allocation (at most a day); SIGTERM or SIGINT still end it.
+                start_drain(cfg.server.drain_timeout.count() > 0 ? cfg.server.drain_timeout
+                                                                 : std::chrono::hours(24));
+                return "ok draining";
+            }
+            return "error: unknown command (status, reload, drain)";
+        };
+        std::string error;
+        control_server =
+            app::ControlServer::open(control, cfg.server.control_socket, handle, error);
+        if (!control_server) { // the workers own the sockets and close them
+            TRAVERSE_LOG(error, "app", "cannot start", {"error", error});
+            return exit_config;
+        }
+    }
+
+    // Every listening socket is bound: give up root now, before any thread starts.
+    if (!cfg.server.user.empty()) {
+        if (auto error = app::drop_privileges(cfg.server.user, cfg.server.group); !error.empty()) {
+            TRAVERSE_LOG(error, "app", "cannot start", {"error", error});
+            return exit_config;
+        }
+        TRAVERSE_LOG(info, "app", "running as", {"user", cfg.server.user},
+                     {"uid", static_cast<std::uint64_t>(::getuid())},
+                     {"gid", static_cast<std::uint64_t>(::getgid())});
+    }
 
     for (auto& w : pool)
         w->start();
 
     // --- metrics endpoint (issue 7): scrapes read the worker blocks, never the packet path ---
-    std::atomic<bool> serving{false}; // /readyz: listeners bound and workers running
     std::unique_ptr<monitoring::MetricsServer> metrics;
     if (cfg.metrics.enabled()) {
         monitoring::CounterBlocks blocks;
@@ -359,7 +563,7 @@ int run(const config::ServerConfig& cfg) {
                  {"turn", authenticator ? "on" : "off"}, {"version", TRAVERSE_VERSION});
 
     control.run();
-    TRAVERSE_LOG(info, "app", "stopping", {"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"});
+    TRAVERSE_LOG(info, "app", "stopping", {"reason", stop_reason});
     serving = false;
     metrics.reset(); // stop scraping before the worker blocks go away
     for (auto& w : pool)
@@ -387,6 +591,8 @@ int main(int argc, char** argv) {
 
     if (argc >= 2 && std::string_view(argv[1]) == "cred")
         return app::run_cred_command(argc - 1, argv + 1);
+    if (argc >= 2 && std::string_view(argv[1]) == "ctl")
+        return app::run_ctl_command(argc - 1, argv + 1);
 
     auto cl = parse_command_line(argc, argv);
     if (!cl) return exit_usage;
@@ -423,5 +629,19 @@ int main(int argc, char** argv) {
         print_diagnostics(errors);
         return exit_config;
     }
-    return run(cfg);
+    ConfigSource reload_source;
+    if (cl->config_file) {
+        reload_source = [&cl]() {
+            auto loaded = config::load_file(*cl->config_file);
+            if (loaded.ok()) {
+                auto more = apply_overrides(*cl, *loaded.config);
+                if (!more.empty()) {
+                    loaded.errors = std::move(more);
+                    loaded.config.reset();
+                }
+            }
+            return loaded;
+        };
+    }
+    return run(std::move(cfg), reload_source);
 }

@@ -115,6 +115,11 @@ public:
 
     void start();
     void close();
+    /// New TLS certificate (reload): connections accepted from now on use `tls`; open ones keep
+    /// theirs (each SSL object holds a reference to its SSL_CTX).
+    void set_tls(std::shared_ptr<boost::asio::ssl::context> tls) {
+        if (tls_ && tls) tls_ = std::move(tls);
+    }
 
 private:
     void do_accept();

@@ -57,6 +57,25 @@ void Engine::set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept {
     if (peers) peers_ = std::move(peers);
 }
 
+void Engine::reconfigure(const EngineOptions& options) noexcept {
+    options_.software = options.software;
+    options_.auth = options.auth;
+    set_peer_policy(options.peers ? options.peers : std::make_shared<const PeerPolicy>());
+    options_.default_lifetime = options.default_lifetime;
+    options_.max_lifetime = options.max_lifetime;
+    options_.permission_lifetime = options.permission_lifetime;
+    options_.channel_lifetime = options.channel_lifetime;
+    options_.channel_quarantine = options.channel_quarantine;
+    options_.max_allocation_bytes_per_second = options.max_allocation_bytes_per_second;
+    options_.challenges_per_second = options.challenges_per_second;
+}
+
+void Engine::set_draining(bool draining,
+                          std::optional<proto::TransportAddress> alternate) noexcept {
+    draining_ = draining;
+    alternate_server_ = alternate;
+}
+
 std::int64_t Engine::unix_seconds(Time now) const noexcept {
     return unix_at_steady_epoch_ +
            std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();

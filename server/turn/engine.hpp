@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -121,6 +122,18 @@ public:
     /// Replaces the peer filter (reload); applies to later requests and packets.
     void set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept;
 
+    /// Applies the settings a reload may change: credentials, peer filter, lifetimes, the
+    /// challenge rate, the bandwidth cap and SOFTWARE. The listener layout, RFC 5780 and the
+    /// channel-number range stay as the engine was built. Live allocations are kept.
+    void reconfigure(const EngineOptions& options) noexcept;
+
+    /// Draining: new Allocate requests are refused, with 300 (Try Alternate) and
+    /// ALTERNATE-SERVER when `alternate` is set, else 508; existing allocations go on (Refresh,
+    /// permissions, channels, data) until they end.
+    void set_draining(bool draining,
+                      std::optional<proto::TransportAddress> alternate = std::nullopt) noexcept;
+    bool draining() const noexcept { return draining_; }
+
 private:
     bool handle_stun(Time now, const ClientContext& from, std::span<const std::byte> data,
                      Outbox& out) noexcept;
@@ -199,6 +212,8 @@ private:
     std::array<ChallengeBucket, 4096> challenge_buckets_{};
     std::int64_t unix_at_steady_epoch_;
     std::uint64_t indication_counter_ = 0; ///< makes Data indication transaction ids distinct
+    bool draining_ = false;
+    std::optional<proto::TransportAddress> alternate_server_; ///< 300 target while draining
 };
 
 } // namespace traverse::turn

@@ -35,6 +35,11 @@ void SharedQuota::release(std::string_view user, const proto::TransportAddress& 
     if (total_ > 0) --total_;
 }
 
+void SharedQuota::set_limits(QuotaLimits limits) {
+    std::lock_guard lock(mutex_);
+    limits_ = limits;
+}
+
 std::uint32_t SharedQuota::total() const {
     std::lock_guard lock(mutex_);
     return total_;

@@ -27,11 +27,14 @@ public:
                                const proto::TransportAddress& client_ip) override;
     void release(std::string_view user, const proto::TransportAddress& client_ip) override;
     std::uint32_t total() const;
+    /// New limits (reload). Allocations over a lowered limit are kept; new ones are refused
+    /// until the counts fall below it.
+    void set_limits(QuotaLimits limits);
 
 private:
     static std::string ip_key(const proto::TransportAddress& ip);
+    mutable std::mutex mutex_; // guards the limits and the three counts below
     QuotaLimits limits_;
-    mutable std::mutex mutex_; // guards the three counts below
     std::unordered_map<std::string, std::uint32_t> per_user_;
     std::unordered_map<std::string, std::uint32_t> per_ip_;
     std::uint32_t total_ = 0;

@@ -49,7 +49,25 @@ void TurnWorker::schedule_tick() {
         const auto now = turn::Clock::now();
         engine_.on_tick(now);
         relays_.on_tick(now);
+        allocations_.store(engine_.allocation_count(), std::memory_order_relaxed);
         schedule_tick();
+    });
+}
+
+void TurnWorker::reconfigure(turn::EngineOptions options,
+                             std::shared_ptr<boost::asio::ssl::context> tls) {
+    boost::asio::post(io_, [this, options = std::move(options), tls = std::move(tls)] {
+        engine_.reconfigure(options);
+        if (!tls) return;
+        for (auto& s : streams_)
+            if (s) s->set_tls(tls);
+    });
+}
+
+void TurnWorker::set_draining(bool draining, std::optional<proto::TransportAddress> alternate) {
+    boost::asio::post(io_, [this, draining, alternate] {
+        engine_.set_draining(draining, alternate);
+        allocations_.store(engine_.allocation_count(), std::memory_order_relaxed);
     });
 }
 

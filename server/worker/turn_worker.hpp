@@ -10,9 +10,11 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -47,6 +49,16 @@ public:
     void stop();
 
     const stats::WorkerCounters& counters() const noexcept { return counters_; }
+
+    /// Reload: the engine's live settings and, when not null, a new TLS context for the TLS
+    /// listeners. Runs on the worker thread; returns at once.
+    void reconfigure(turn::EngineOptions options, std::shared_ptr<boost::asio::ssl::context> tls);
+    /// Starts or ends draining (see turn::Engine::set_draining). Returns at once.
+    void set_draining(bool draining, std::optional<proto::TransportAddress> alternate);
+    /// Allocations this worker holds, as of its last tick or drain change (any thread).
+    std::size_t allocations() const noexcept {
+        return allocations_.load(std::memory_order_relaxed);
+    }
 
 private:
     /// Receives relay-socket batches (the tag is the RelayId) and hands them to the engine.
@@ -86,6 +98,7 @@ private:
     std::vector<std::unique_ptr<net::StreamListener>> streams_; // by listener index; null if UDP
     std::unordered_map<std::uint64_t, std::weak_ptr<net::StreamConnection>> connections_;
     std::thread thread_;
+    std::atomic<std::size_t> allocations_{0};
 };
 
 } // namespace traverse::worker

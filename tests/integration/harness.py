@@ -33,6 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 import zlib
 
 # --------------------------------------------------------------------------------------------
@@ -540,6 +541,51 @@ def run_cli(args: list[str], timeout: float = 10.0) -> subprocess.CompletedProce
     """Run the binary with arguments, capturing text output."""
     return subprocess.run([traverse_binary()] + list(args), stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
+
+
+class ServerClassCase(unittest.TestCase):
+    """One traverse server per test class, started from ``make_config(tls_files)``.
+
+    ``tls_files`` is a freshly generated (cert, key) pair when the class sets ``tls = True``
+    (also kept as ``cls.cert`` / ``cls.key_file``), else None. The server must exit 0 on
+    SIGTERM at the end of the class."""
+
+    tls = False
+    tmp_prefix = "traverse-it-"
+    server: ServerProcess
+    cert: str | None = None
+    key_file: str | None = None
+
+    @classmethod
+    def make_config(cls, tls_files) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix=cls.tmp_prefix)
+        tls_files = None
+        if cls.tls:
+            cls.cert, cls.key_file = make_cert(cls.tmp.name)
+            tls_files = (cls.cert, cls.key_file)
+        cls.config = cls.make_config(tls_files)
+        cls.server = ServerProcess(cls.config)
+        try:
+            cls.server.start()
+        except BaseException:
+            cls.server.cleanup()
+            cls.tmp.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.server.stop()
+        finally:
+            cls.server.cleanup()
+            cls.tmp.cleanup()
+        if rc != 0:
+            raise AssertionError(f"server exit status {rc} after SIGTERM (expected 0)\n"
+                                 + cls.server.stderr_text()[-4000:])
 
 
 # --------------------------------------------------------------------------------------------

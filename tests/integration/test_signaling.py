@@ -19,7 +19,6 @@ import urllib.request
 import websocket  # python3-websocket (websocket-client)
 
 import harness as h
-import turn_client as t
 from turn_client import TurnServerCase
 
 SECRET = h.TEST_REST_SECRETS[0]

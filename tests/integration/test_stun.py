@@ -5,7 +5,6 @@ connection limits and timeouts, multi-worker load. Black-box: drives $TRAVERSE_B
 
 import socket
 import struct
-import tempfile
 import time
 import unittest
 
@@ -15,37 +14,11 @@ V6 = h.ipv6_available()
 SOFTWARE = "Traverse-test"
 
 
-class ServerCase(unittest.TestCase):
-    """Starts one server per test class from ``make_config`` (TLS cert generated in a tmp dir)."""
+class ServerCase(h.ServerClassCase):
+    """One server per test class from ``make_config``; a TLS cert is always generated."""
 
-    server: h.ServerProcess
-
-    @classmethod
-    def make_config(cls, tls_files) -> dict:
-        raise NotImplementedError
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="traverse-it-cert-")
-        cls.cert, cls.key = h.make_cert(cls.tmp.name)
-        cls.server = h.ServerProcess(cls.make_config((cls.cert, cls.key)))
-        try:
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            cls.tmp.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.server.stop()
-        finally:
-            cls.server.cleanup()
-            cls.tmp.cleanup()
-        if rc != 0:
-            raise AssertionError(f"server exit status {rc} after SIGTERM (expected 0)\n"
-                                 + cls.server.stderr_text()[-4000:])
+    tls = True
+    tmp_prefix = "traverse-it-cert-"
 
     # convenience -------------------------------------------------------------------------
 

@@ -24,9 +24,7 @@ import ipaddress
 import socket
 import ssl
 import struct
-import tempfile
 import time
-import unittest
 
 import harness as h
 
@@ -628,44 +626,10 @@ def ip_family(host: str) -> int:
 # unittest base class
 
 
-class TurnServerCase(unittest.TestCase):
-    """One traverse server per test class, from ``make_config(tls_files)``; ``tls_files`` is a
-    generated (cert, key) pair when the class sets ``tls = True``, else None."""
+class TurnServerCase(h.ServerClassCase):
+    """One traverse server per test class (see ``harness.ServerClassCase``), plus TURN helpers."""
 
-    tls = False
-    server: h.ServerProcess
-    cert: str | None = None
-
-    @classmethod
-    def make_config(cls, tls_files) -> dict:
-        raise NotImplementedError
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="traverse-turn-")
-        tls_files = None
-        if cls.tls:
-            cls.cert, key = h.make_cert(cls.tmp.name)
-            tls_files = (cls.cert, key)
-        cls.config = cls.make_config(tls_files)
-        cls.server = h.ServerProcess(cls.config)
-        try:
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            cls.tmp.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.server.stop()
-        finally:
-            cls.server.cleanup()
-            cls.tmp.cleanup()
-        if rc != 0:
-            raise AssertionError(f"server exit status {rc} after SIGTERM (expected 0)\n"
-                                 + cls.server.stderr_text()[-4000:])
+    tmp_prefix = "traverse-turn-"
 
     # -- config facts ------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ if [ "${1:-build}" = "test" ]; then
     want+=(coturn stun-client python3 python3-aioice python3-websocket iproute2 procps chromium)
     # nftables: the NAT lab (tests/nat) builds real Linux NAT in network namespaces.
     want+=(nftables)
+    # systemd-analyze checks the shipped unit file.
+    want+=(systemd)
     # promtool and prometheus: the monitoring tests check the rules and scrape a live server.
     want+=(prometheus)
     # Node.js and npm drive Chromium for tests/interop/webrtc. The machines ship NodeSource's

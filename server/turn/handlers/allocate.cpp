@@ -36,6 +36,18 @@ void Engine::handle_allocate(Time now, const ClientContext& from, const proto::M
                              const AuthResult& auth, Outbox& out) {
     auto fail = [&](int code) { send_turn_error(from, request, code, auth, nullptr, out); };
 
+    // Draining (SIGTERM with a drain timeout): no new allocations; send the client elsewhere.
+    if (draining_) {
+        stats::add(counters_.allocations_refused_draining);
+        if (!alternate_server_) return fail(508);
+        respond(from, request, proto::MessageClass::error_response, &auth, nullptr, out,
+                [&](proto::MessageBuilder& b) {
+                    b.add_error_code(300, proto::error_reason(300));
+                    b.add_address(AttrType::alternate_server, *alternate_server_);
+                });
+        return;
+    }
+
     // Step 3: REQUESTED-TRANSPORT must be present; only UDP relaying is offered (442 otherwise).
     auto transport_attr = request.find(AttrType::requested_transport);
     if (!transport_attr) return fail(400);
