@@ -12,6 +12,8 @@ want=(
 if [ "${1:-build}" = "test" ]; then
     # Third-party clients the interop tests drive, and python3 for the test scripts.
     want+=(coturn stun-client python3 python3-aioice python3-websocket iproute2 procps chromium)
+    # nftables: the NAT lab (tests/nat) builds real Linux NAT in network namespaces.
+    want+=(nftables)
     # systemd-analyze checks the shipped unit file.
     want+=(systemd)
     # promtool and prometheus: the monitoring tests check the rules and scrape a live server.
