@@ -84,6 +84,7 @@ inline constexpr std::array families{
     Family{"traverse_process_cpu_seconds_total", MetricType::counter, "", "User and system CPU time of the process in seconds", Feed::process},
     Family{"traverse_process_resident_memory_bytes", MetricType::gauge, "", "Resident memory of the process in bytes", Feed::process},
     Family{"traverse_process_open_fds", MetricType::gauge, "", "Open file descriptors of the process", Feed::process},
+    Family{"traverse_process_draining", MetricType::gauge, "", "1 while the server drains (SIGTERM with server.drain_timeout, or traverse ctl drain): no new allocations", Feed::process},
 };
 
 /// Every counter of TRAVERSE_SERVER_COUNTERS and the series it feeds; a counter may feed more

@@ -236,6 +236,8 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
             m.gauge.value = static_cast<double>(sample->resident_bytes);
         else if (family.name == "traverse_process_open_fds")
             m.gauge.value = static_cast<double>(sample->open_fds);
+        else if (family.name == "traverse_process_draining")
+            m.gauge.value = draining_ && draining_() ? 1 : 0;
         mf.metric.push_back(std::move(m));
         out.push_back(std::move(mf));
     }
@@ -278,7 +280,7 @@ std::unique_ptr<MetricsServer> MetricsServer::start(MetricsOptions options, Coun
     server->ready_ = std::move(options.ready);
     server->counters_ =
         std::make_shared<WorkerCountersCollector>(std::move(blocks), options.per_worker);
-    server->process_ = std::make_shared<ProcessCollector>();
+    server->process_ = std::make_shared<ProcessCollector>(std::move(options.draining));
     const std::function<bool()>* expected = nullptr;
     if (!live_ready.compare_exchange_strong(expected, &server->ready_)) {
         error = "a metrics server is already running";

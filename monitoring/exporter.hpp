@@ -51,14 +51,21 @@ std::optional<ProcessSample> read_process_sample();
 /// The traverse_process_* families (prometheus-cpp has no process collector on Linux).
 class ProcessCollector final : public prometheus::Collectable {
 public:
+    /// `draining` feeds traverse_process_draining (0 when null).
+    explicit ProcessCollector(std::function<bool()> draining = {})
+        : draining_(std::move(draining)) {}
     std::vector<prometheus::MetricFamily> Collect() const override;
+
+private:
+    std::function<bool()> draining_;
 };
 
 /// The metrics HTTP server: prometheus-cpp's Exposer (civetweb) on its own threads.
 struct MetricsOptions {
-    std::string listen;          ///< "127.0.0.1:9641" or "[::1]:9641"; port 0 = ephemeral
-    bool per_worker = false;     ///< add the `worker` label (one series per worker)
-    std::function<bool()> ready; ///< /readyz answers 200 when this returns true, else 503
+    std::string listen;             ///< "127.0.0.1:9641" or "[::1]:9641"; port 0 = ephemeral
+    bool per_worker = false;        ///< add the `worker` label (one series per worker)
+    std::function<bool()> ready;    ///< /readyz answers 200 when this returns true, else 503
+    std::function<bool()> draining; ///< traverse_process_draining is 1 while this returns true
 };
 
 class MetricsServer {

@@ -384,8 +384,8 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
     boost::asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
     boost::asio::steady_timer drain_timer(control);
     std::string stop_reason;
-    bool draining = false;
-    std::atomic<bool> serving{false}; // /readyz: listeners bound, workers running, not draining
+    std::atomic<bool> draining{false}; // read by the metrics thread (traverse_process_draining)
+    std::atomic<bool> serving{false};  // /readyz: listeners bound, workers running, not draining
 
     auto stop = [&](std::string reason) {
         stop_reason = std::move(reason);
@@ -560,9 +560,10 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
             return !turn || free_ports > 0;
         };
         std::string error;
-        metrics = monitoring::MetricsServer::start(
-            {cfg.metrics.listen, cfg.metrics.per_worker, std::move(ready)}, std::move(blocks),
-            error);
+        metrics = monitoring::MetricsServer::start({cfg.metrics.listen, cfg.metrics.per_worker,
+                                                    std::move(ready),
+                                                    [&draining] { return draining.load(); }},
+                                                   std::move(blocks), error);
         if (!metrics) {
             TRAVERSE_LOG(error, "app", "cannot start", {"error", error});
             for (auto& w : pool)

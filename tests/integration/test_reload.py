@@ -23,13 +23,24 @@ import turn_client as t
 LOG_WAIT = 5.0
 
 
-def http_status(addr: tuple[str, int], path: str) -> int:
+def http_get(addr: tuple[str, int], path: str) -> tuple[int, str]:
     conn = http.client.HTTPConnection(addr[0], addr[1], timeout=3)
     try:
         conn.request("GET", path)
-        return conn.getresponse().status
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
     finally:
         conn.close()
+
+
+def http_status(addr: tuple[str, int], path: str) -> int:
+    return http_get(addr, path)[0]
+
+
+def draining_gauge(addr: tuple[str, int]) -> str:
+    lines = [line for line in http_get(addr, "/metrics")[1].splitlines()
+             if line.startswith("traverse_process_draining ")]
+    return lines[0].split()[1] if len(lines) == 1 else f"missing: {lines}"
 
 
 class OpsCase(unittest.TestCase):
@@ -242,6 +253,7 @@ class Drain(OpsCase):
         self.start(self.drain_config(drain_timeout="30s"))
         metrics = self.server.metrics_addr
         self.assertEqual(http_status(metrics, "/readyz"), 200)
+        self.assertEqual(draining_gauge(metrics), "0")
         peer = self.peer()
         clients = []
         for transport in ("udp", "tcp"):
@@ -254,6 +266,7 @@ class Drain(OpsCase):
         self.wait_stdout("draining")
         self.assertEqual(http_status(metrics, "/readyz"), 503)
         self.assertEqual(http_status(metrics, "/healthz"), 200)
+        self.assertEqual(draining_gauge(metrics), "1")
         newcomer = self.client("bob")
         t.expect_error(self, newcomer.allocate(), t.ALLOCATE, 508)
         for c, a in clients:

@@ -268,8 +268,12 @@ TEST_CASE("process metrics come from /proc/self") {
     CHECK(sample->resident_bytes > 0);
     CHECK(sample->open_fds >= 3); // stdin, stdout, stderr at least
     const auto all = monitoring::ProcessCollector().Collect();
-    CHECK(all.size() == 3);
+    CHECK(all.size() == 4);
     CHECK(value(family(all, "traverse_process_resident_memory_bytes")) > 0);
+    CHECK(value(family(all, "traverse_process_draining")) == 0);
+    bool draining = true;
+    const auto drained = monitoring::ProcessCollector([&] { return draining; }).Collect();
+    CHECK(value(family(drained, "traverse_process_draining")) == 1);
 }
 
 TEST_SUITE_END();
