@@ -82,6 +82,12 @@ bool Engine::within_bandwidth(ByteBucket& bucket, std::size_t bytes, Time now) n
 bool Engine::resend_cached(const CachedResponse& cached, const ClientContext& from,
                            const proto::MessageView& request, Outbox& out) noexcept {
     if (cached.bytes.empty() || cached.transaction_id != request.transaction_id()) return false;
+    // A retransmission repeats the request; the same id on another method is a new (broken)
+    // request, and answering it with another method's cached response would confuse the client.
+    const auto cached_type = proto::MessageType::decode(
+        static_cast<std::uint16_t>(std::to_integer<unsigned>(cached.bytes[0]) << 8 |
+                                   std::to_integer<unsigned>(cached.bytes[1])));
+    if (cached_type.method != request.method()) return false;
     auto space = out.prepare();
     if (space.size() >= cached.bytes.size()) {
         std::memcpy(space.data(), cached.bytes.data(), cached.bytes.size());

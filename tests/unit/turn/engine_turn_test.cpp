@@ -306,6 +306,24 @@ TEST_SUITE("turn.engine") {
         CHECK(other.verify_integrity(c.key()));
     }
 
+    TEST_CASE("another method reusing a cached answer's transaction id is not answered from "
+              "the cache") {
+        Turn t;
+        Client c{t};
+        REQUIRE(success(c.allocate()));
+        auto tid = c.last_tid;
+        // Same transaction id, different method: handled as a new request, not a retransmission.
+        t.feed(c.build(
+            proto::Method::create_permission,
+            [](proto::MessageBuilder& b) {
+                b.add_xor_address(AttrType::xor_peer_address, addr("203.0.113.5:9000"));
+            },
+            true, tid));
+        auto r = t.reply();
+        CHECK(r.method() == static_cast<std::uint16_t>(proto::Method::create_permission));
+        CHECK(success(r));
+    }
+
     TEST_CASE("Allocate without REQUESTED-TRANSPORT is 400 and with TCP is 442") {
         Turn t;
         Client c{t};
