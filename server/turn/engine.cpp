@@ -439,7 +439,8 @@ void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAdd
         }
         proto::write_channel_data_header(space.first<4>(), channel->number,
                                          static_cast<std::uint16_t>(data.size()));
-        std::memcpy(space.data() + 4, data.data(), data.size());
+        // An empty payload may come with a null pointer, which memcpy must not see.
+        if (!data.empty()) std::memcpy(space.data() + 4, data.data(), data.size());
         std::memset(space.data() + 4 + data.size(), 0, size - 4 - data.size());
     } else {
         // RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA.
