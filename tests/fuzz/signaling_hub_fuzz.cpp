@@ -44,9 +44,8 @@ void check_outbox(const Outbox& out, const std::set<PeerId>& connected, std::siz
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    HubOptions options;
-    options.max_frame_bytes = 4096; // small, so the too-large path is reachable
-    Hub hub(options, 1234);
+    // The server's defaults (64 KiB frames): the corpus holds frames near that size.
+    Hub hub(HubOptions{}, 1234);
     Time now{};
     std::array<PeerId, connections> ids;
     std::set<PeerId> connected;
