@@ -54,7 +54,18 @@ Engine::~Engine() {
 }
 
 void Engine::set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept {
-    if (peers) peers_ = std::move(peers);
+    if (!peers) return;
+    peers_ = std::move(peers);
+    // Grants made under the old filter end for peers the new one refuses: ChannelData is
+    // checked against the filter at ChannelBind only, so a kept channel would still relay to a
+    // newly denied peer. Such channels expire now but stay quarantined (RFC 8656 §12), so the
+    // number is not rebound to another peer while late packets may still arrive.
+    for (auto& [tuple, a] : allocations_) {
+        std::erase_if(a->permissions,
+                      [&](const Permission& p) { return !peer_allowed(p.peer_ip); });
+        for (auto& c : a->channels)
+            if (!peer_allowed(c.peer)) c.expires = Time{};
+    }
 }
 
 std::int64_t Engine::unix_seconds(Time now) const noexcept {
