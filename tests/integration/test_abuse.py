@@ -14,7 +14,6 @@ import os
 import resource
 import select
 import socket
-import ssl
 import struct
 import subprocess
 import tempfile
