@@ -64,11 +64,23 @@ public:
     Reader(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
     bool empty() const { return pos_ >= size_; }
     std::uint8_t u8() { return pos_ < size_ ? data_[pos_++] : 0; }
-    std::uint16_t u16() { return static_cast<std::uint16_t>(u8() << 8 | u8()); }
-    std::uint32_t u32() { return std::uint32_t{u16()} << 16 | u16(); }
+    // Each read in its own statement: the operands of | are unsequenced, and the replay (g++)
+    // must consume the input exactly as libFuzzer's clang build does.
+    std::uint16_t u16() {
+        const unsigned high = u8();
+        const unsigned low = u8();
+        return static_cast<std::uint16_t>(high << 8 | low);
+    }
+    std::uint32_t u32() {
+        const std::uint32_t high = u16();
+        const std::uint32_t low = u16();
+        return high << 16 | low;
+    }
     /// Up to `max` bytes, the count taken from the input.
     std::vector<std::byte> bytes(std::size_t max) {
-        std::size_t n = std::min<std::size_t>(u16() % (max + 1), size_ - std::min(pos_, size_));
+        // Read the count first: argument evaluation order is unspecified (g++ and clang differ).
+        const std::size_t wanted = u16() % (max + 1);
+        const std::size_t n = std::min(wanted, size_ - std::min(pos_, size_));
         std::vector<std::byte> out(n);
         if (n) std::memcpy(out.data(), data_ + pos_, n);
         pos_ += n;
@@ -271,12 +283,15 @@ private:
         if (pick < 200) return addr(table[pick % std::size(table)]);
         // Arbitrary addresses straight from the input.
         if (pick & 1) {
-            return proto::TransportAddress::v4({in.u8(), in.u8(), in.u8(), in.u8()}, in.u16());
+            const std::array<std::uint8_t, 4> ip{in.u8(), in.u8(), in.u8(), in.u8()};
+            const std::uint16_t port = in.u16();
+            return proto::TransportAddress::v4(ip, port);
         }
         std::array<std::uint8_t, 16> ip{};
         for (auto& b : ip)
             b = in.u8();
-        return proto::TransportAddress::v6(ip, in.u16());
+        const std::uint16_t port = in.u16();
+        return proto::TransportAddress::v6(ip, port);
     }
 
     template <class Fill>
