@@ -331,6 +331,15 @@ class StreamCleanup(TurnServerCase):
 # --------------------------------------------------------------------------------------------
 
 
+def signal_binary_built() -> bool:
+    """tools/tsan.sh builds traverse only (traverse-signal is single-threaded)."""
+    path = os.environ.get("TRAVERSE_SIGNAL_BIN")
+    if path:
+        return os.path.exists(path)
+    return os.path.exists(os.path.join(os.path.dirname(h.traverse_binary()), "traverse-signal"))
+
+
+@unittest.skipUnless(signal_binary_built(), "traverse-signal not built")
 class SlowWebSocketReader(unittest.TestCase):
     """A traverse-signal client that never reads while its room peer keeps sending: the server
     cuts it off once its bounded send queue fills, tells the sender the peer left, and its
