@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Sets up and runs every test: unit, integration, interop and bench-smoke suites on one build,
-# then the unit, integration and interop suites again against an ASan+UBSan build.
+# Sets up and runs every test: unit, integration, interop, fuzz-replay and bench-smoke suites on
+# one build, then the unit, integration, interop and fuzz-replay suites again against an
+# ASan+UBSan build, then the threaded parts under TSan (tools/tsan.sh), then a short bounded
+# libFuzzer run of every fuzz target (tools/fuzz.sh --ci).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/tools/setup/install-deps.sh" test
@@ -23,5 +25,16 @@ if [ "${TRAVERSE_SKIP_SANITIZERS:-0}" != 1 ]; then
     # path), so a leak or undefined behaviour in the server fails them.
     cmake --build "$root/build-asan" --parallel "$(nproc)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --test-dir "$root/build-asan" --output-on-failure -L 'unit|integration|interop' -j2
+        ctest --test-dir "$root/build-asan" --output-on-failure -L 'unit|integration|interop|fuzz' -j2
+fi
+
+if [ "${TRAVERSE_SKIP_TSAN:-0}" != 1 ]; then
+    # The threaded parts (workers, shared quota and reservations, metrics, signaling) under
+    # ThreadSanitizer: about a minute of tests after the build.
+    "$root/tools/tsan.sh"
+fi
+
+if [ "${TRAVERSE_SKIP_FUZZ:-0}" != 1 ]; then
+    # Seven targets x TRAVERSE_FUZZ_SECONDS (default 15 s) plus a clang build in build-fuzz.
+    "$root/tools/fuzz.sh" --ci --seconds "${TRAVERSE_FUZZ_SECONDS:-15}"
 fi

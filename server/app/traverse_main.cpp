@@ -242,14 +242,32 @@ worker::RelayPoolOptions relay_options(const config::Relay& relay, unsigned work
 
 /// One relay socket per allocation is inherent to TURN: make sure the descriptor limit allows
 /// the configured number of allocations, raising the soft limit when the hard one permits.
-void check_descriptor_limit(const config::ServerConfig& cfg, std::size_t listener_sockets) {
+/// Below what the process needs just to run (stdio, the control loop, each worker's epoll,
+/// eventfd and timer, every listener socket, and a little room for relays and connections) it
+/// refuses to start with a clear message instead of failing later inside Asio; between that
+/// floor and the configured limits it warns. Returns false when it must not start.
+bool check_descriptor_limit(const config::ServerConfig& cfg, unsigned workers,
+                            std::size_t listener_sockets) {
     rlimit lim{};
-    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return true;
     const rlim_t allocations = cfg.quotas.max_allocations ? cfg.quotas.max_allocations : 16384;
     const rlim_t needed = allocations + cfg.limits.max_connections + listener_sockets + 64;
     if (lim.rlim_cur < needed && lim.rlim_cur < lim.rlim_max) {
         lim.rlim_cur = std::min<rlim_t>(needed, lim.rlim_max);
         setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    constexpr rlim_t fixed = 16;     // stdio, control loop, signal pipe, metrics
+    constexpr rlim_t per_worker = 3; // epoll, eventfd, tick timer
+    constexpr rlim_t headroom = 16;  // a few relay sockets and connections
+    const rlim_t minimum = fixed + rlim_t{workers} * per_worker + listener_sockets + headroom;
+    if (lim.rlim_cur < minimum) {
+        TRAVERSE_LOG(error, "app",
+                     "file descriptor limit too low to start; raise it (ulimit -n, or "
+                     "LimitNOFILE= in the systemd unit)",
+                     {"nofile", static_cast<std::uint64_t>(lim.rlim_cur)},
+                     {"minimum", static_cast<std::uint64_t>(minimum)},
+                     {"needed", static_cast<std::uint64_t>(needed)});
+        return false;
     }
     if (lim.rlim_cur < needed) {
         TRAVERSE_LOG(warn, "app",
@@ -258,6 +276,7 @@ void check_descriptor_limit(const config::ServerConfig& cfg, std::size_t listene
                      {"nofile", static_cast<std::uint64_t>(lim.rlim_cur)},
                      {"needed", static_cast<std::uint64_t>(needed)});
     }
+    return true;
 }
 
 void apply_logging(const config::Logging& logging) {
@@ -333,7 +352,10 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
         TRAVERSE_LOG(error, "app", "cannot start", {"error", plan.error});
         return exit_config;
     }
-    check_descriptor_limit(cfg, plan.table.size() * workers);
+    if (!check_descriptor_limit(cfg, workers, plan.table.size() * workers)) {
+        app::close_all(plan);
+        return exit_config;
+    }
 
     std::shared_ptr<boost::asio::ssl::context> tls;
     for (const auto& l : plan.table) {
@@ -663,5 +685,12 @@ int main(int argc, char** argv) {
             return loaded;
         };
     }
-    return run(std::move(cfg), reload_source);
+    try {
+        return run(std::move(cfg), reload_source);
+    } catch (const std::exception& e) {
+        // Start-up may throw (Asio cannot create an epoll or a pipe, a socket option fails):
+        // say what failed instead of terminating with an uncaught exception.
+        TRAVERSE_LOG(error, "app", "cannot start", {"error", e.what()});
+        return exit_config;
+    }
 }

@@ -21,6 +21,36 @@ bool valid_room_name(std::string_view name, std::size_t max) {
     });
 }
 
+/// The deepest nesting of arrays and objects in `text`, counted outside strings, stopping
+/// early once above `limit`. A linear scan before parsing, so nothing recursive ever sees a
+/// deeper document.
+std::size_t nesting_depth(std::string_view text, std::size_t limit) {
+    std::size_t depth = 0;
+    std::size_t deepest = 0;
+    bool in_string = false;
+    bool escaped = false;
+    for (const char c : text) {
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+            if (deepest > limit) break;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
 std::string dump(const json& j) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -101,6 +131,12 @@ void Hub::on_message(Time now, const PeerId& peer, std::string_view frame, Outbo
     if (frame.size() > options_.max_frame_bytes) {
         send_error(out, peer, errors::too_large,
                    "message larger than " + std::to_string(options_.max_frame_bytes) + " bytes");
+        return;
+    }
+    if (nesting_depth(frame, options_.max_json_depth) > options_.max_json_depth) {
+        send_error(out, peer, errors::bad_json,
+                   "JSON nested deeper than " + std::to_string(options_.max_json_depth) +
+                       " levels");
         return;
     }
     json message = json::parse(frame, nullptr, /*allow_exceptions=*/false);

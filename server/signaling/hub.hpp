@@ -31,6 +31,10 @@ struct HubOptions {
     double messages_per_second = 20;         ///< per connection, token bucket refill rate
     double message_burst = 40;               ///< per connection, bucket size
     std::size_t max_room_name = 64;          ///< characters of a named room
+    /// Deepest nesting of arrays and objects accepted (bad-json beyond): serialising a relayed
+    /// candidate recurses once per level, and a 64 KiB frame of '[' would exhaust a thread's
+    /// stack. Real candidates nest two or three levels.
+    std::size_t max_json_depth = 32;
 };
 
 /// One frame to send: the recipient and the text. Payloads relayed to several peers share one

@@ -82,8 +82,16 @@ public:
         if (closed_) return;
         if (queue_.size() >= server_.options().max_queued_frames ||
             queued_bytes_ + frame->size() > server_.options().max_queued_bytes) {
-            // A reader this slow would make us buffer without bound: cut it off (1013).
-            close(websocket::close_code::try_again_later);
+            // A reader this slow would make us buffer without bound: cut it off. A close
+            // handshake cannot help: the close frame would wait behind a write the reader is not
+            // reading, so the connection would linger until Beast's idle timeout (minutes).
+            // Closing the socket ends the pending read and write now, and their handlers
+            // finish() the session (the room hears peer-left).
+            closed_ = true;
+            beast::error_code ignored;
+            beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both,
+                                                           ignored);
+            beast::get_lowest_layer(ws_).close();
             return;
         }
         queued_bytes_ += frame->size();

@@ -55,7 +55,18 @@ Engine::~Engine() {
 }
 
 void Engine::set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept {
-    if (peers) peers_ = std::move(peers);
+    if (!peers) return;
+    peers_ = std::move(peers);
+    // Grants made under the old filter end for peers the new one refuses: ChannelData is
+    // checked against the filter at ChannelBind only, so a kept channel would still relay to a
+    // newly denied peer. Such channels expire now but stay quarantined (RFC 8656 §12), so the
+    // number is not rebound to another peer while late packets may still arrive.
+    for (auto& [tuple, a] : allocations_) {
+        std::erase_if(a->permissions,
+                      [&](const Permission& p) { return !peer_allowed(p.peer_ip); });
+        for (auto& c : a->channels)
+            if (!peer_allowed(c.peer)) c.expires = Time{};
+    }
 }
 
 void Engine::reconfigure(const EngineOptions& options) noexcept {
@@ -102,6 +113,12 @@ bool Engine::within_bandwidth(ByteBucket& bucket, std::size_t bytes, Time now) n
 bool Engine::resend_cached(const CachedResponse& cached, const ClientContext& from,
                            const proto::MessageView& request, Outbox& out) noexcept {
     if (cached.bytes.empty() || cached.transaction_id != request.transaction_id()) return false;
+    // A retransmission repeats the request; the same id on another method is a new (broken)
+    // request, and answering it with another method's cached response would confuse the client.
+    const auto cached_type = proto::MessageType::decode(
+        static_cast<std::uint16_t>(std::to_integer<unsigned>(cached.bytes[0]) << 8 |
+                                   std::to_integer<unsigned>(cached.bytes[1])));
+    if (cached_type.method != request.method()) return false;
     auto space = out.prepare();
     if (space.size() >= cached.bytes.size()) {
         std::memcpy(space.data(), cached.bytes.data(), cached.bytes.size());
@@ -530,7 +547,8 @@ void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAdd
         }
         proto::write_channel_data_header(space.first<4>(), channel->number,
                                          static_cast<std::uint16_t>(data.size()));
-        std::memcpy(space.data() + 4, data.data(), data.size());
+        // An empty payload may come with a null pointer, which memcpy must not see.
+        if (!data.empty()) std::memcpy(space.data() + 4, data.data(), data.size());
         std::memset(space.data() + 4 + data.size(), 0, size - 4 - data.size());
     } else {
         // RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA.

@@ -119,7 +119,8 @@ public:
     }
     std::size_t allocation_count() const noexcept { return allocations_.size(); }
 
-    /// Replaces the peer filter (reload); applies to later requests and packets.
+    /// Replaces the peer filter (reload); applies to later requests and packets, and ends the
+    /// permissions and channels of peers the new filter refuses.
     void set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept;
 
     /// Applies the settings a reload may change: credentials, peer filter, lifetimes, the

@@ -18,6 +18,8 @@ if [ "${1:-build}" = "test" ]; then
     want+=(systemd)
     # promtool and prometheus: the monitoring tests check the rules and scrape a live server.
     want+=(prometheus)
+    # clang 14 and its runtime (libFuzzer, sanitizers): tools/fuzz.sh builds the fuzz targets.
+    want+=(clang-14 libclang-rt-14-dev)
     # Node.js and npm drive Chromium for tests/interop/webrtc. The machines ship NodeSource's
     # nodejs (with npm); Debian's npm would pull Debian's older nodejs, so only as a fallback.
     command -v node >/dev/null 2>&1 || want+=(nodejs)

@@ -120,6 +120,28 @@ TEST_SUITE("signaling.hub") {
         CHECK(f.error_code_of(f.say(a, {{"type", "leave"}})) == "not-in-room");
     }
 
+    TEST_CASE("deeply nested JSON is refused before it is parsed or relayed") {
+        Fixture f;
+        auto a = f.connect();
+        auto b = f.connect();
+        f.say(a, {{"type", "join"}, {"room", "deep"}});
+        f.say(b, {{"type", "join"}, {"room", "deep"}});
+        // 32000 levels fit in a 64 KiB frame; relaying them once overflowed the stack.
+        const std::string deep = R"({"type":"candidate","to":")" + b + R"(","candidate":{"a":)" +
+                                 std::string(32000, '[') + std::string(32000, ']') + "}}";
+        REQUIRE(deep.size() < HubOptions{}.max_frame_bytes);
+        CHECK(f.error_code_of(f.say_raw(a, deep)) == "bad-json");
+        // Brackets inside strings do not count; 32 levels are still fine.
+        const std::string ok =
+            R"({"type":"candidate","to":")" + b +
+            R"(","candidate":{"s":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[","a":)" +
+            std::string(30, '[') + std::string(30, ']') + "}}";
+        auto replies = f.say_raw(a, ok);
+        REQUIRE(replies.size() == 1);
+        CHECK(replies[0].first == b);
+        CHECK(replies[0].second["type"] == "candidate");
+    }
+
     TEST_CASE("named rooms announce joins and leaves and refuse members beyond capacity") {
         Fixture f;
         auto a = f.connect(), b = f.connect(), c = f.connect();

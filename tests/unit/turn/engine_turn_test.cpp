@@ -313,6 +313,24 @@ TEST_SUITE("turn.engine") {
         CHECK(other.verify_integrity(c.key()));
     }
 
+    TEST_CASE("another method reusing a cached answer's transaction id is not answered from "
+              "the cache") {
+        Turn t;
+        Client c{t};
+        REQUIRE(success(c.allocate()));
+        auto tid = c.last_tid;
+        // Same transaction id, different method: handled as a new request, not a retransmission.
+        t.feed(c.build(
+            proto::Method::create_permission,
+            [](proto::MessageBuilder& b) {
+                b.add_xor_address(AttrType::xor_peer_address, addr("203.0.113.5:9000"));
+            },
+            true, tid));
+        auto r = t.reply();
+        CHECK(r.method() == static_cast<std::uint16_t>(proto::Method::create_permission));
+        CHECK(success(r));
+    }
+
     TEST_CASE("Allocate without REQUESTED-TRANSPORT is 400 and with TCP is 442") {
         Turn t;
         Client c{t};
@@ -522,6 +540,37 @@ TEST_SUITE("turn.engine") {
         auto w = b.finish();
         t.feed(std::vector<std::byte>(w->begin(), w->end()));
         CHECK(t.out.empty());
+    }
+
+    TEST_CASE("a new peer filter ends permissions and channels of peers it refuses") {
+        Turn t;
+        Client c{t};
+        c.allocate();
+        REQUIRE(success(c.bind(0x4001, "203.0.113.5:9000")));
+        REQUIRE(success(c.permit("203.0.113.9:9000")));
+        auto channel_data = [] {
+            std::vector<std::byte> cd(4 + 4);
+            proto::write_channel_data_header(std::span<std::byte, 4>(cd.data(), 4), 0x4001, 4);
+            std::memcpy(cd.data() + 4, "data", 4);
+            return cd;
+        };
+        REQUIRE(t.feed(channel_data()).size() == 1); // relayed before the reload
+        // Reload: TEST-NET-3 is denied now.
+        t.engine->set_peer_policy(std::make_shared<const turn::PeerPolicy>(
+            std::vector<turn::Cidr>{},
+            std::vector<turn::Cidr>{*turn::Cidr::parse("203.0.113.0/24")},
+            std::vector<proto::TransportAddress>{}));
+        CHECK(t.feed(channel_data()).empty());
+        t.out.clear();
+        t.engine->on_peer_datagram(t.now, 0, addr("203.0.113.9:9000"), bytes("in"), t.out);
+        t.engine->on_peer_datagram(t.now, 0, addr("203.0.113.5:9000"), bytes("in"), t.out);
+        CHECK(t.out.empty());
+        // The channel number stays quarantined: it cannot be rebound to another peer yet.
+        t.engine->set_peer_policy(std::make_shared<const turn::PeerPolicy>(
+            std::vector<turn::Cidr>{*turn::Cidr::parse("198.51.100.0/24")},
+            std::vector<turn::Cidr>{*turn::Cidr::parse("203.0.113.0/24")},
+            std::vector<proto::TransportAddress>{}));
+        CHECK(t.error_of(c.bind(0x4001, "198.51.100.7:9000")) == 400);
     }
 
     TEST_CASE("CreatePermission for a peer of a family the allocation lacks is 443") {
