@@ -3,12 +3,14 @@
 #include "server/turn/engine.hpp"
 
 #include "proto/attributes.hpp"
+#include "proto/bytes.hpp"
 #include "proto/channel_data.hpp"
 #include "proto/registry.hpp"
 #include "proto/types.hpp"
 #include "server/turn/handlers/respond.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <utility>
 
@@ -137,16 +139,28 @@ void Engine::on_client_datagram(Time now, const ClientContext& from,
         stats::add(counters_.malformed_dropped);
         return;
     }
-    bool ok = is_channel_data(data[0]) ? handle_channel_data(now, from, data, false, out)
-                                       : handle_stun(now, from, data, out);
+    bool ok = is_channel_data(data[0]) ? handle_channel_data(now, from, data, false, false, out)
+                                       : handle_stun(now, from, data, false, out);
+    if (!ok) stats::add(counters_.malformed_dropped);
+}
+
+void Engine::on_client_datagram(Time now, const ClientContext& from, MutableDatagram dgram,
+                                Outbox& out) noexcept {
+    const std::span<const std::byte> data = dgram.payload();
+    if (data.empty()) {
+        stats::add(counters_.malformed_dropped);
+        return;
+    }
+    bool ok = is_channel_data(data[0]) ? handle_channel_data(now, from, data, false, true, out)
+                                       : handle_stun(now, from, data, true, out);
     if (!ok) stats::add(counters_.malformed_dropped);
 }
 
 bool Engine::on_stream_frame(Time now, const ClientContext& from, std::span<const std::byte> frame,
                              Outbox& out) noexcept {
     if (frame.empty()) return false;
-    if (is_channel_data(frame[0])) return handle_channel_data(now, from, frame, true, out);
-    return handle_stun(now, from, frame, out);
+    if (is_channel_data(frame[0])) return handle_channel_data(now, from, frame, true, false, out);
+    return handle_stun(now, from, frame, false, out);
 }
 
 void Engine::on_stream_closed(Time /*now*/, const ClientContext& from) noexcept {
@@ -157,7 +171,7 @@ void Engine::on_stream_closed(Time /*now*/, const ClientContext& from) noexcept 
 }
 
 bool Engine::handle_stun(Time now, const ClientContext& from, std::span<const std::byte> data,
-                         Outbox& out) noexcept {
+                         bool borrow, Outbox& out) noexcept {
     auto parsed = proto::MessageView::parse(data);
     if (!parsed) return false;
     const proto::MessageView& msg = *parsed;
@@ -184,7 +198,7 @@ bool Engine::handle_stun(Time now, const ClientContext& from, std::span<const st
         if (is_method(msg, proto::Method::binding)) {
             stats::add(counters_.binding_indications);
         } else if (options_.auth && is_method(msg, proto::Method::send)) {
-            handle_send_indication(now, from, msg, out);
+            handle_send_indication(now, from, msg, borrow, out);
         } else {
             stats::add(counters_.unexpected_dropped);
         }
@@ -343,7 +357,8 @@ void Engine::handle_turn_request(Time now, const ClientContext& from,
 // ---- data paths -----------------------------------------------------------------------------
 
 void Engine::handle_send_indication(Time now, const ClientContext& from,
-                                    const proto::MessageView& indication, Outbox& out) noexcept {
+                                    const proto::MessageView& indication, bool borrow,
+                                    Outbox& out) noexcept {
     // RFC 8656 §10.2: indications are never answered; every failure is a silent drop.
     Allocation* allocation = find(FiveTuple{from.client, from.listener, from.connection});
     if (!allocation) {
@@ -367,19 +382,16 @@ void Engine::handle_send_indication(Time now, const ClientContext& from,
         return;
     }
     if (!within_bandwidth(allocation->to_peer, data_attr->value.size(), now)) return;
-    auto space = out.prepare();
-    if (space.size() < data_attr->value.size()) {
+    if (!queue_payload(Via::relay(relay->id), *peer, data_attr->value, borrow, out)) {
         stats::add(counters_.relay_dropped_oversize);
         return;
     }
-    std::memcpy(space.data(), data_attr->value.data(), data_attr->value.size());
-    out.commit(Via::relay(relay->id), *peer, data_attr->value.size());
     stats::add(counters_.relayed_to_peer_packets);
     stats::add(counters_.relayed_to_peer_bytes, data_attr->value.size());
 }
 
 bool Engine::handle_channel_data(Time now, const ClientContext& from,
-                                 std::span<const std::byte> data, bool stream,
+                                 std::span<const std::byte> data, bool stream, bool borrow,
                                  Outbox& out) noexcept {
     auto cd = proto::parse_channel_data(data, stream, options_.max_channel_number);
     if (!cd) return false;
@@ -399,13 +411,10 @@ bool Engine::handle_channel_data(Time now, const ClientContext& from,
         return true;
     }
     if (!within_bandwidth(allocation->to_peer, cd->payload.size(), now)) return true;
-    auto space = out.prepare();
-    if (space.size() < cd->payload.size()) {
+    if (!queue_payload(Via::relay(relay->id), channel->peer, cd->payload, borrow, out)) {
         stats::add(counters_.relay_dropped_oversize);
         return true;
     }
-    std::memcpy(space.data(), cd->payload.data(), cd->payload.size());
-    out.commit(Via::relay(relay->id), channel->peer, cd->payload.size());
     stats::add(counters_.relayed_to_peer_packets);
     stats::add(counters_.relayed_to_peer_bytes, cd->payload.size());
     return true;
@@ -414,44 +423,97 @@ bool Engine::handle_channel_data(Time now, const ClientContext& from,
 void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
                               std::span<const std::byte> data, Outbox& out) noexcept {
     if (relay >= by_relay_.size() || !by_relay_[relay]) return;
+    // Copy into the outbox with headroom, then wrap it there as the receive-slot path does.
+    auto space = out.prepare();
+    if (space.size() < peer_headroom + data.size() + peer_tailroom) {
+        stats::add(counters_.relay_dropped_oversize);
+        return;
+    }
+    std::memcpy(space.data() + peer_headroom, data.data(), data.size());
+    relay_to_client(now, relay, peer,
+                    MutableDatagram{space.first(peer_headroom + data.size() + peer_tailroom),
+                                    peer_headroom, data.size()},
+                    true, out);
+}
+
+void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
+                              MutableDatagram dgram, Outbox& out) noexcept {
+    if (relay >= by_relay_.size() || !by_relay_[relay]) return;
+    relay_to_client(now, relay, peer, dgram, false, out);
+}
+
+void Engine::relay_to_client(Time now, RelayId relay, const proto::TransportAddress& peer,
+                             MutableDatagram dgram, bool in_arena, Outbox& out) noexcept {
     Allocation& allocation = *by_relay_[relay];
     // RFC 8656 §10.3: only peers with a permission reach the client.
     if (!allocation.has_permission(peer, now)) {
         stats::add(counters_.relay_dropped_no_permission);
         return;
     }
-    if (!within_bandwidth(allocation.to_client, data.size(), now)) return;
-    auto space = out.prepare();
+    const std::size_t n = dgram.size;
+    if (!within_bandwidth(allocation.to_client, n, now)) return;
     const bool stream = listeners_[allocation.five_tuple.listener].transport != Transport::udp;
-    std::size_t size = 0;
+    std::byte* payload = dgram.buffer.data() + dgram.offset;
+    std::span<const std::byte> message;
     if (const Channel* channel = allocation.channel_by_peer(peer, now)) {
         // RFC 8656 §12.4: ChannelData; over streams padded to a multiple of four.
-        size = proto::channel_data_frame_size(data.size(), stream);
-        if (size > space.size()) {
+        const std::size_t size = proto::channel_data_frame_size(n, stream);
+        const std::size_t pad = size - proto::channel_data_header_size - n;
+        if (n > 0xFFFF || dgram.headroom() < proto::channel_data_header_size ||
+            dgram.tailroom() < pad || size > Outbox::max_message_bytes) {
             stats::add(counters_.relay_dropped_oversize);
             return;
         }
-        proto::write_channel_data_header(space.first<4>(), channel->number,
-                                         static_cast<std::uint16_t>(data.size()));
-        std::memcpy(space.data() + 4, data.data(), data.size());
-        std::memset(space.data() + 4 + data.size(), 0, size - 4 - data.size());
+        std::byte* start = payload - proto::channel_data_header_size;
+        proto::write_channel_data_header(std::span<std::byte, 4>(start, 4), channel->number,
+                                         static_cast<std::uint16_t>(n));
+        std::memset(payload + n, 0, pad);
+        message = {start, size};
     } else {
-        // RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA.
-        const proto::TransactionId id = next_indication_id(relay);
-        proto::MessageBuilder b(space);
-        b.start(proto::make_type(proto::Method::data, proto::MessageClass::indication), id);
+        // RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA. Everything before
+        // the payload is encoded aside, then copied into the headroom.
+        std::array<std::byte, peer_headroom> head{};
+        proto::MessageBuilder b(head);
+        b.start(proto::make_type(proto::Method::data, proto::MessageClass::indication),
+                next_indication_id(relay));
         b.add_xor_address(proto::AttrType::xor_peer_address, peer);
-        b.add_raw(proto::AttrType::data, data);
-        auto wire = b.finish();
-        if (!wire) {
+        auto prefix = b.finish();
+        const std::size_t front = prefix ? prefix->size() + proto::attribute_header_size : 0;
+        const std::size_t pad = proto::pad4(n) - n;
+        const std::size_t size = front + n + pad;
+        if (!prefix || dgram.headroom() < front || dgram.tailroom() < pad ||
+            size - proto::header_size > 0xFFFF || size > Outbox::max_message_bytes) {
             stats::add(counters_.relay_dropped_oversize);
             return;
         }
-        size = wire->size();
+        std::byte* start = payload - front;
+        std::memcpy(start, prefix->data(), prefix->size());
+        proto::store_be16(start + 2, static_cast<std::uint16_t>(size - proto::header_size));
+        proto::store_be16(payload - 4, proto::to_underlying(proto::AttrType::data));
+        proto::store_be16(payload - 2, static_cast<std::uint16_t>(n));
+        std::memset(payload + n, 0, pad);
+        message = {start, size};
     }
-    out.commit(client_via(allocation.five_tuple), allocation.five_tuple.client, size);
+    const std::size_t arena_bytes =
+        in_arena ? static_cast<std::size_t>(message.data() + message.size() - dgram.buffer.data())
+                 : 0;
+    if (!out.commit_view(client_via(allocation.five_tuple), allocation.five_tuple.client, message,
+                         arena_bytes)) {
+        stats::add(counters_.relay_dropped_oversize);
+        return;
+    }
     stats::add(counters_.relayed_to_client_packets);
-    stats::add(counters_.relayed_to_client_bytes, data.size());
+    stats::add(counters_.relayed_to_client_bytes, n);
+}
+
+bool Engine::queue_payload(Via via, const proto::TransportAddress& to,
+                           std::span<const std::byte> payload, bool borrow, Outbox& out) noexcept {
+    if (borrow) return out.commit_view(via, to, payload);
+    auto space = out.prepare();
+    if (space.size() < payload.size()) return false;
+    std::memcpy(space.data(), payload.data(), payload.size());
+    out.commit(via, to, payload.size());
+    return true;
 }
 
 void Engine::on_peer_icmp(Time now, RelayId relay, const proto::TransportAddress& peer,

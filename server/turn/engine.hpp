@@ -89,6 +89,10 @@ public:
     /// A UDP datagram (STUN or ChannelData) arrived on a listener socket.
     void on_client_datagram(Time now, const ClientContext& from, std::span<const std::byte> data,
                             Outbox& out) noexcept;
+    /// The same for a datagram in a writable receive slot: relayed payloads are queued from the
+    /// slot without copying, so the slot must stay unchanged until `out` is flushed.
+    void on_client_datagram(Time now, const ClientContext& from, MutableDatagram dgram,
+                            Outbox& out) noexcept;
 
     /// A complete frame (STUN message or padded ChannelData) cut from a TCP/TLS stream. Returns
     /// false when the connection must be closed (the frame is not valid).
@@ -101,6 +105,18 @@ public:
     /// A datagram from `peer` arrived on relay socket `relay`.
     void on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
                           std::span<const std::byte> data, Outbox& out) noexcept;
+    /// The same for a datagram in a writable receive slot: the ChannelData or Data indication
+    /// header is written into the slot's headroom in front of the payload (at most
+    /// `peer_headroom` bytes, plus up to 3 bytes of padding after it) and the message is queued
+    /// from the slot, which must stay unchanged until `out` is flushed.
+    void on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
+                          MutableDatagram dgram, Outbox& out) noexcept;
+
+    /// Headroom the engine needs in front of a peer's payload: a Data indication's header,
+    /// XOR-PEER-ADDRESS (IPv6) and DATA attribute header.
+    static constexpr std::size_t peer_headroom = 48;
+    /// Tail room after a peer's payload: padding to a multiple of four bytes.
+    static constexpr std::size_t peer_tailroom = 3;
 
     /// The kernel reported an ICMP error for a datagram relay `relay` sent to `peer`; a client
     /// with a permission for the peer hears about it (RFC 8656 §11).
@@ -122,16 +138,26 @@ public:
     void set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept;
 
 private:
+    /// `borrow`: `data` stays valid and unchanged until the outbox is flushed, so relayed
+    /// payloads may be queued from it without a copy.
     bool handle_stun(Time now, const ClientContext& from, std::span<const std::byte> data,
-                     Outbox& out) noexcept;
+                     bool borrow, Outbox& out) noexcept;
     bool handle_channel_data(Time now, const ClientContext& from, std::span<const std::byte> data,
-                             bool stream, Outbox& out) noexcept;
+                             bool stream, bool borrow, Outbox& out) noexcept;
+    /// Wraps a peer's payload in place and queues it; `in_arena` when `dgram.buffer` is the
+    /// outbox's own prepared space.
+    void relay_to_client(Time now, RelayId relay, const proto::TransportAddress& peer,
+                         MutableDatagram dgram, bool in_arena, Outbox& out) noexcept;
+    /// Queues a client's payload for a peer: borrowed from the receive slot, or copied.
+    bool queue_payload(Via via, const proto::TransportAddress& to,
+                       std::span<const std::byte> payload, bool borrow, Outbox& out) noexcept;
     void handle_binding(const ClientContext& from, const proto::MessageView& request,
                         Outbox& out) noexcept;
     void handle_turn_request(Time now, const ClientContext& from, const proto::MessageView& request,
                              Outbox& out) noexcept;
     void handle_send_indication(Time now, const ClientContext& from,
-                                const proto::MessageView& indication, Outbox& out) noexcept;
+                                const proto::MessageView& indication, bool borrow,
+                                Outbox& out) noexcept;
 
     // Method handlers, one file each under handlers/; `auth` has verified the request.
     void handle_allocate(Time now, const ClientContext& from, const proto::MessageView& request,
