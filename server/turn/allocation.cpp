@@ -78,6 +78,10 @@ bool ByteBucket::take(std::size_t bytes, std::uint64_t rate, Time now) noexcept 
 Time Allocation::expire(Time now) {
     std::erase_if(permissions, [now](const Permission& p) { return p.expires <= now; });
     std::erase_if(channels, [now](const Channel& c) { return c.quarantine_until <= now; });
+    return next_deadline(now);
+}
+
+Time Allocation::next_deadline(Time now) const noexcept {
     Time next = expires;
     for (const auto& p : permissions)
         next = std::min(next, p.expires);

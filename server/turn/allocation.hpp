@@ -6,6 +6,7 @@
 #include "proto/types.hpp"
 #include "server/turn/auth.hpp"
 #include "server/turn/ports.hpp"
+#include "server/turn/timer_wheel.hpp"
 #include "server/turn/types.hpp"
 
 #include <array>
@@ -100,6 +101,7 @@ struct Allocation {
     CachedResponse last_response;
     ByteBucket to_peer;   ///< bandwidth cap, client->peer (used only when a cap is set)
     ByteBucket to_client; ///< bandwidth cap, peer->client
+    WheelHook wheel;      ///< the allocation's one entry in its worker's timer wheel
 
     /// The relay for `family`, if the allocation has one.
     const Relay* relay_for(proto::Family family) const noexcept;
@@ -110,6 +112,9 @@ struct Allocation {
     const Channel* channel_by_peer(const proto::TransportAddress& peer, Time now) const noexcept;
     /// Drops expired permissions and channels past quarantine; returns the next deadline.
     Time expire(Time now);
+    /// The earliest moment something of this allocation ends: its lifetime, a permission, or a
+    /// channel's binding or quarantine.
+    Time next_deadline(Time now) const noexcept;
 };
 
 } // namespace traverse::turn

@@ -118,6 +118,7 @@ std::chrono::seconds Engine::clamp_lifetime(std::optional<std::uint32_t> request
 }
 
 void Engine::destroy(Allocation& allocation) noexcept {
+    wheel_.cancel(allocation);
     for (auto& r : allocation.relays) {
         if (!r) continue;
         if (r->id < by_relay_.size()) by_relay_[r->id] = nullptr;
@@ -339,19 +340,20 @@ void Engine::handle_turn_request(Time now, const ClientContext& from,
             return;
         }
         handle_allocate(now, from, request, auth, out);
-        return;
-    }
-    if (!allocation) {
+    } else if (!allocation) {
         stats::add(counters_.allocation_mismatches);
         send_turn_error(from, request, 437, auth, nullptr, out);
         return;
-    }
-    if (is_method(request, proto::Method::refresh))
+    } else if (is_method(request, proto::Method::refresh)) {
         handle_refresh(now, from, request, auth, *allocation, out);
-    else if (is_method(request, proto::Method::create_permission))
+    } else if (is_method(request, proto::Method::create_permission)) {
         handle_create_permission(now, from, request, auth, *allocation, out);
-    else
+    } else {
         handle_channel_bind(now, from, request, auth, *allocation, out);
+    }
+    // Lifetimes, permissions or channels may have changed: file the allocation (new, or still
+    // there after the request) under its earliest deadline.
+    if (Allocation* a = find(tuple)) wheel_.schedule(*a, a->next_deadline(now), now);
 }
 
 // ---- data paths -----------------------------------------------------------------------------
@@ -551,17 +553,15 @@ void Engine::on_peer_icmp(Time now, RelayId relay, const proto::TransportAddress
 }
 
 void Engine::on_tick(Time now) noexcept {
-    std::vector<Allocation*> expired;
-    for (auto& [tuple, a] : allocations_) {
-        if (a->expires <= now)
-            expired.push_back(a.get());
-        else
-            a->expire(now);
-    }
-    for (auto* a : expired) {
-        stats::add(counters_.allocations_expired);
-        destroy(*a);
-    }
+    wheel_.advance(now, [&](Allocation& a) {
+        if (a.expires <= now) {
+            stats::add(counters_.allocations_expired);
+            destroy(a);
+            return;
+        }
+        // A permission or channel is due: drop what ended, file the allocation again.
+        wheel_.schedule(a, a.expire(now), now);
+    });
 }
 
 } // namespace traverse::turn

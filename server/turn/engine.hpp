@@ -10,6 +10,7 @@
 #include "server/turn/outbox.hpp"
 #include "server/turn/peer_policy.hpp"
 #include "server/turn/ports.hpp"
+#include "server/turn/timer_wheel.hpp"
 #include "server/turn/types.hpp"
 
 #include <array>
@@ -124,7 +125,9 @@ public:
                       std::uint8_t type, std::uint8_t code, std::uint32_t info,
                       Outbox& out) noexcept;
 
-    /// Expires allocations, permissions and channels; call about once a second.
+    /// Expires allocations, permissions and channels that are due (one timer-wheel entry per
+    /// allocation, at its earliest deadline); call about once a second. Lookups check expiry
+    /// themselves, so the tick only reclaims memory and relay sockets.
     void on_tick(Time now) noexcept;
 
     const std::vector<ListenerInfo>& listeners() const noexcept { return listeners_; }
@@ -209,6 +212,7 @@ private:
     std::shared_ptr<const PeerPolicy> peers_;
     std::unordered_map<FiveTuple, std::unique_ptr<Allocation>, FiveTupleHash> allocations_;
     std::vector<Allocation*> by_relay_; ///< RelayId -> allocation (ids are small and dense)
+    TimerWheel<Allocation> wheel_;      ///< one entry per allocation, at its next deadline
     /// Recently deleted allocations' last answers (5-tuple, response), so a retransmitted
     /// Refresh with LIFETIME 0 gets the same success instead of 437.
     struct Tombstone {

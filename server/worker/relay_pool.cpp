@@ -49,6 +49,7 @@ RelayPool::RelayPool(boost::asio::io_context& io, RelayPoolOptions options, net:
                      net::ReceiveBatch& batch, ReservationRegistry& reservations)
     : io_(io), options_(std::move(options)), sink_(sink), batch_(batch),
       reservations_(reservations) {
+    held_.assign(static_cast<std::size_t>(options_.port_max - options_.port_min) + 1, false);
     std::uint64_t seed = 0;
     RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
     random_.seed(seed);
@@ -85,6 +86,7 @@ turn::RelayGrant RelayPool::adopt(net::BoundSocket socket, const RelayAddress& w
         id = static_cast<turn::RelayId>(ports_.size());
         ports_.emplace_back();
     }
+    mark(socket.local.port, true);
     ports_[id] = std::make_unique<net::UdpPort>(io_, socket, id, sink_, batch_);
     ports_[id]->enable_icmp_errors();
     ports_[id]->start();
@@ -124,17 +126,19 @@ turn::RelayOpenResult RelayPool::open(const turn::RelayRequest& request) {
     }
 
     // Random ports within the slice: unpredictable relayed addresses, and no scan order an
-    // attacker could race. A bounded number of tries keeps a nearly full slice cheap.
-    const std::uint32_t span =
-        static_cast<std::uint32_t>(options_.port_max - options_.port_min) + 1;
-    for (int attempt = 0; attempt < 64; ++attempt) {
-        auto port = static_cast<std::uint16_t>(options_.port_min + random_() % span);
-        if (request.even_port) {
-            port &= static_cast<std::uint16_t>(~1u);
-            if (port < options_.port_min) port = static_cast<std::uint16_t>(port + 2);
-            if (port > options_.port_max || (request.reserve_next && port + 1 > options_.port_max))
-                continue;
-        }
+    // attacker could race. Ports this pool holds are skipped without a syscall, so a nearly
+    // full slice still finds its last free ports; a bounded number of binds (ports taken by
+    // other processes) keeps a slice full of foreign sockets cheap.
+    for (std::uint32_t attempt = 0; attempt < 64; ++attempt) {
+        auto picked = pick_port(request.even_port);
+        if (!picked) break;
+        std::uint16_t port = *picked;
+        if (request.even_port &&
+            (port > options_.port_max || (request.reserve_next && port + 1 > options_.port_max)))
+            continue;
+        if (request.even_port && request.reserve_next &&
+            held_[static_cast<std::size_t>(port + 1 - options_.port_min)])
+            continue;
         auto socket = bind_port(*where, port, request.dont_fragment);
         if (!socket) continue;
         std::optional<std::uint64_t> token;
@@ -158,8 +162,28 @@ turn::RelayOpenResult RelayPool::open(const turn::RelayRequest& request) {
     return result;
 }
 
+void RelayPool::mark(std::uint16_t port, bool used) noexcept {
+    if (port < options_.port_min || port > options_.port_max) return;
+    held_[static_cast<std::size_t>(port - options_.port_min)] = used;
+}
+
+std::optional<std::uint16_t> RelayPool::pick_port(bool even) {
+    const std::uint32_t span =
+        static_cast<std::uint32_t>(options_.port_max - options_.port_min) + 1;
+    // First a random port; if this pool holds it, the next free one after it (wrapping).
+    const std::uint32_t start = static_cast<std::uint32_t>(random_() % span);
+    for (std::uint32_t i = 0; i < span; ++i) {
+        const std::uint32_t offset = (start + i) % span;
+        auto port = static_cast<std::uint16_t>(options_.port_min + offset);
+        if (even && (port & 1u) != 0) continue;
+        if (!held_[offset]) return port;
+    }
+    return std::nullopt;
+}
+
 void RelayPool::close(turn::RelayId id) {
     if (id >= ports_.size() || !ports_[id]) return;
+    mark(ports_[id]->local().port, false);
     ports_[id]->close();
     graveyard_.push_back(std::move(ports_[id]));
     free_ids_.push_back(id);

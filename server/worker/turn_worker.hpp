@@ -71,6 +71,9 @@ private:
     void flush();
     void close_all();
     void schedule_tick();
+    /// Returns freed heap memory to the system once many allocations have ended.
+    void return_memory() noexcept;
+    static constexpr std::size_t trim_after_released = 1024;
 
     unsigned index_;
     stats::WorkerCounters counters_;
@@ -86,6 +89,7 @@ private:
     std::vector<std::unique_ptr<net::StreamListener>> streams_; // by listener index; null if UDP
     std::unordered_map<std::uint64_t, std::weak_ptr<net::StreamConnection>> connections_;
     std::thread thread_;
+    std::size_t allocations_high_ = 0; ///< most allocations since the last trim
 };
 
 } // namespace traverse::worker
