@@ -136,6 +136,10 @@ public:
         return allocations_.contains(FiveTuple{from.client, from.listener, from.connection});
     }
     std::size_t allocation_count() const noexcept { return allocations_.size(); }
+    /// Most allocations held at once since the last reset_high_water() (or since start).
+    std::size_t allocation_high_water() const noexcept { return allocations_high_; }
+    /// Restarts the high-water mark at the current count.
+    void reset_high_water() noexcept { allocations_high_ = allocations_.size(); }
 
     /// Replaces the peer filter (reload); applies to later requests and packets.
     void set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept;
@@ -213,6 +217,7 @@ private:
     std::unordered_map<FiveTuple, std::unique_ptr<Allocation>, FiveTupleHash> allocations_;
     std::vector<Allocation*> by_relay_; ///< RelayId -> allocation (ids are small and dense)
     TimerWheel<Allocation> wheel_;      ///< one entry per allocation, at its next deadline
+    std::size_t allocations_high_ = 0;  ///< see allocation_high_water()
     /// Recently deleted allocations' last answers (5-tuple, response), so a retransmitted
     /// Refresh with LIFETIME 0 gets the same success instead of 437.
     struct Tombstone {

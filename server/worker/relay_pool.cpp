@@ -4,6 +4,8 @@
 
 #include "server/net/socket.hpp"
 
+#include <boost/asio/ip/udp.hpp>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <unistd.h>
@@ -53,6 +55,37 @@ RelayPool::RelayPool(boost::asio::io_context& io, RelayPoolOptions options, net:
     std::uint64_t seed = 0;
     RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
     random_.seed(seed);
+    reserve_reactor_state();
+}
+
+void RelayPool::reserve_reactor_state() {
+    // Asio keeps the readiness state of every descriptor it ever watched (about 170 bytes) in a
+    // pool it never frees. Left to grow with the first allocations, those blocks sit between the
+    // allocations' own heap objects on the worker's thread, so no page empties when the
+    // allocations end and malloc_trim cannot return anything. Growing the pool here, for the
+    // whole slice and on the constructing thread, keeps it out of the worker's heap. Best
+    // effort: stops quietly at the descriptor limit. Costs a few syscalls per port, once.
+    const int base = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (base < 0) return;
+    std::vector<std::unique_ptr<boost::asio::ip::udp::socket>> sockets;
+    sockets.reserve(held_.size());
+    for (std::size_t i = 0; i < held_.size(); ++i) {
+        const int fd = ::fcntl(base, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) break;
+        auto s = std::make_unique<boost::asio::ip::udp::socket>(io_);
+        boost::system::error_code ec;
+        s->assign(boost::asio::ip::udp::v4(), fd, ec);
+        if (ec) {
+            ::close(fd);
+            break;
+        }
+        sockets.push_back(std::move(s));
+    }
+    for (auto& s : sockets) {
+        boost::system::error_code ignored;
+        s->close(ignored);
+    }
+    ::close(base);
 }
 
 std::size_t RelayPool::free_ports() const noexcept {

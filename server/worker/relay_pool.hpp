@@ -89,6 +89,8 @@ private:
     /// A free port of the slice to try next: random, then the next one not held by this pool.
     std::optional<std::uint16_t> pick_port(bool even);
     void mark(std::uint16_t port, bool used) noexcept;
+    /// Grows Asio's per-descriptor pool for the whole slice up front (see the definition).
+    void reserve_reactor_state();
 
     std::vector<std::unique_ptr<net::UdpPort>> ports_; ///< by RelayId; null when free
     std::vector<bool> held_; ///< by port - port_min: bound by this pool (relay or reservation)

@@ -77,10 +77,8 @@ void TurnWorker::return_memory() noexcept {
     // After many allocations ended (mass expiry, a client fleet leaving), give the freed heap
     // pages back to the system: glibc keeps them in this thread's arena otherwise, so RSS would
     // stay at the peak. Cheap enough once a second only when a thousand allocations went away.
-    const std::size_t count = engine_.allocation_count();
-    allocations_high_ = std::max(allocations_high_, count);
-    if (allocations_high_ - count < trim_after_released) return;
-    allocations_high_ = count;
+    if (engine_.allocation_high_water() - engine_.allocation_count() < trim_after_released) return;
+    engine_.reset_high_water();
 #if defined(__GLIBC__)
     ::malloc_trim(0);
 #endif

@@ -89,7 +89,6 @@ private:
     std::vector<std::unique_ptr<net::StreamListener>> streams_; // by listener index; null if UDP
     std::unordered_map<std::uint64_t, std::weak_ptr<net::StreamConnection>> connections_;
     std::thread thread_;
-    std::size_t allocations_high_ = 0; ///< most allocations since the last trim
 };
 
 } // namespace traverse::worker
