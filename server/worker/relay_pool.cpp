@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace traverse::worker {
@@ -65,6 +66,10 @@ void RelayPool::reserve_reactor_state() {
     // allocations end and malloc_trim cannot return anything. Growing the pool here, for the
     // whole slice and on the constructing thread, keeps it out of the worker's heap. Best
     // effort: stops quietly at the descriptor limit. Costs a few syscalls per port, once.
+    // Leave descriptors for everything else that may open one meanwhile (exporter, logs).
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    const rlim_t spare = 1024;
     const int base = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (base < 0) return;
     std::vector<std::unique_ptr<boost::asio::ip::udp::socket>> sockets;
@@ -72,6 +77,10 @@ void RelayPool::reserve_reactor_state() {
     for (std::size_t i = 0; i < held_.size(); ++i) {
         const int fd = ::fcntl(base, F_DUPFD_CLOEXEC, 0);
         if (fd < 0) break;
+        if (limit.rlim_cur != RLIM_INFINITY && static_cast<rlim_t>(fd) + spare >= limit.rlim_cur) {
+            ::close(fd); // the lowest free number: about as many descriptors are open
+            break;
+        }
         auto s = std::make_unique<boost::asio::ip::udp::socket>(io_);
         boost::system::error_code ec;
         s->assign(boost::asio::ip::udp::v4(), fd, ec);
