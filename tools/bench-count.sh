@@ -8,6 +8,8 @@
 # usage: tools/bench-count.sh [--build DIR] [--duration S] [--no-callgrind] [--no-syscalls]
 #                             [--keep DIR] [WORKLOAD...]     WORKLOAD: binding channel indication (default all)
 # --keep DIR saves each callgrind profile as DIR/WORKLOAD.callgrind (for callgrind_annotate).
+# Needs valgrind and perf (Debian packages valgrind and linux-perf); perf must be allowed to
+# read tracepoints (root, or kernel.perf_event_paranoid <= 1).
 # Prints one line per workload and measurement, e.g.
 #   channel  callgrind  packets=61234  instr/packet=1234
 set -euo pipefail
@@ -35,6 +37,10 @@ done
 
 TRAVERSE="$BUILD/server/app/traverse"
 TB="$BUILD/tools/turnbench"
+[[ $CALLGRIND -eq 0 ]] || command -v valgrind > /dev/null ||
+  { echo "bench-count.sh: valgrind not installed (apt-get install valgrind)" >&2; exit 2; }
+[[ $SYSCALLS -eq 0 ]] || command -v perf > /dev/null ||
+  { echo "bench-count.sh: perf not installed (apt-get install linux-perf)" >&2; exit 2; }
 for bin in "$TRAVERSE" "$TB"; do
   [[ -x "$bin" ]] || { echo "bench-count.sh: $bin not built" >&2; exit 2; }
 done
