@@ -28,7 +28,7 @@ while [[ $# -gt 0 ]]; do
     --no-callgrind) CALLGRIND=0; shift ;;
     --no-syscalls) SYSCALLS=0; shift ;;
     --keep) KEEP="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     binding|channel|indication) WORKLOADS+=("$1"); shift ;;
     *) echo "bench-count.sh: unknown argument $1" >&2; exit 2 ;;
   esac
