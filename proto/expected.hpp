@@ -32,6 +32,12 @@ public:
         Expected(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>)
         : value_(std::in_place, std::forward<U>(value)) {}
 
+    /// Holds a T constructed in place from `args` (no copy of a large T).
+    template <class... Args>
+    explicit Expected(std::in_place_t,
+                      Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args&&...>)
+        : value_(std::in_place, std::forward<Args>(args)...) {}
+
     /// Holds an error; ec must be non-zero.
     Expected(std::error_code ec) noexcept : error_(ec) {
         assert(ec && "an Expected error must be a failure code");

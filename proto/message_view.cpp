@@ -23,6 +23,14 @@ constexpr bool valid_sha256_length(std::size_t n) noexcept {
 } // namespace
 
 Expected<MessageView> MessageView::parse(std::span<const std::byte> wire) noexcept {
+    // Built in place and returned by name (NRVO): the view holds a kilobyte of inline index,
+    // and parse runs once per received STUN message.
+    Expected<MessageView> result(std::in_place, Unparsed{});
+    if (const errc e = result->index(wire); e != errc{}) result = Expected<MessageView>(e);
+    return result;
+}
+
+errc MessageView::index(std::span<const std::byte> wire) noexcept {
     // RFC 8489 §7.3: the basic checks come first; any failure means "not a STUN message".
     if (wire.size() < header_size) return errc::truncated;
     const std::byte* base = wire.data();
@@ -30,7 +38,7 @@ Expected<MessageView> MessageView::parse(std::span<const std::byte> wire) noexce
     const std::size_t length = load_be16(base + 2);
     if (length % 4 != 0 || header_size + length != wire.size()) return errc::bad_length;
 
-    MessageView view;
+    MessageView& view = *this;
     view.wire_ = wire;
     view.type_ = MessageType::decode(load_be16(base));
     view.cookie_ = load_be32(base + 4);
@@ -99,7 +107,7 @@ Expected<MessageView> MessageView::parse(std::span<const std::byte> wire) noexce
         }
         pos = next;
     }
-    return view;
+    return errc{};
 }
 
 std::optional<Attribute> MessageView::find(AttrType t) const noexcept {

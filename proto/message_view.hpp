@@ -166,9 +166,20 @@ public:
     bool verify_integrity_sha256(std::span<const std::byte> key) const noexcept;
 
 private:
+    /// Passkey: only parse() can make a view that is not yet validated.
+    struct Unparsed {
+        explicit Unparsed() = default;
+    };
+
+public:
+    /// For Expected's in-place construction inside parse(); not usable elsewhere.
+    explicit MessageView(Unparsed) noexcept {}
+
+private:
     static constexpr std::size_t none = ~std::size_t{0};
 
-    MessageView() = default;
+    /// Validates `wire` into this (fresh) view; errc{} on success.
+    errc index(std::span<const std::byte> wire) noexcept;
     bool verify_hmac(std::size_t offset, bool sha256,
                      std::span<const std::byte> key) const noexcept;
 

@@ -50,14 +50,26 @@ OpenResult open_common(const proto::TransportAddress& at, int type, bool reuse_p
     return r;
 }
 
+/// Sets a socket buffer size, best effort: the kernel caps SO_RCVBUF/SO_SNDBUF at
+/// net.core.rmem_max/wmem_max; with CAP_NET_ADMIN the *FORCE variants go beyond the cap.
+void set_buffer(int fd, int option, int force_option, int bytes) noexcept {
+    ::setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes);
+    int got = 0;
+    socklen_t len = sizeof got;
+    // The kernel reports twice the requested size (bookkeeping overhead included).
+    if (::getsockopt(fd, SOL_SOCKET, option, &got, &len) == 0 && got / 2 < bytes)
+        ::setsockopt(fd, SOL_SOCKET, force_option, &bytes, sizeof bytes);
+}
+
 } // namespace
 
 OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes, bool reuse_port) {
     OpenResult r = open_common(at, SOCK_DGRAM, reuse_port);
     if (!r.ok()) return r;
-    // Best effort: the kernel caps this at net.core.rmem_max unless we are privileged.
-    ::setsockopt(r.socket.fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes,
-                 sizeof receive_buffer_bytes);
+    set_buffer(r.socket.fd, SO_RCVBUF, SO_RCVBUFFORCE, receive_buffer_bytes);
+    // Listeners send every peer->client datagram of their worker: a send buffer as large as
+    // the receive buffer absorbs bursts that would otherwise fail with EAGAIN and be dropped.
+    if (reuse_port) set_buffer(r.socket.fd, SO_SNDBUF, SO_SNDBUFFORCE, receive_buffer_bytes);
     // Datagrams then carry the socket's drop total (receive buffer overflows), which the
     // reader turns into the kernel_drops counters.
     int one = 1;

@@ -86,7 +86,8 @@ void UdpPort::drain() {
     while (drained < wakeup_budget) {
         auto& b = batch_;
         for (std::size_t i = 0; i < batch_size; ++i) {
-            b.iovecs[i] = iovec{b.slots[i].data(), ReceiveBatch::slot_bytes};
+            b.iovecs[i] =
+                iovec{b.slots[i].data() + ReceiveBatch::headroom, ReceiveBatch::payload_bytes};
             b.headers[i].msg_hdr = msghdr{};
             b.headers[i].msg_hdr.msg_name = &b.names[i];
             b.headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
@@ -135,8 +136,8 @@ void UdpPort::drain() {
             if (h.msg_hdr.msg_flags & MSG_TRUNC) continue;
             ReceivedDatagram& r = b.received[count];
             if (!from_sockaddr(static_cast<const sockaddr*>(h.msg_hdr.msg_name), r.from)) continue;
-            r.data =
-                std::span<const std::byte>(b.slots[static_cast<std::size_t>(i)].data(), h.msg_len);
+            r.data = std::span<std::byte>(
+                b.slots[static_cast<std::size_t>(i)].data() + ReceiveBatch::headroom, h.msg_len);
             ++count;
         }
         drained += static_cast<std::size_t>(n);

@@ -15,9 +15,11 @@
 
 namespace traverse::net {
 
-/// A datagram as received: payload (in the port's receive slot) and source.
+/// A datagram as received: payload (in the port's receive slot) and source. The slot has
+/// ReceiveBatch::headroom writable bytes in front of `data` and ReceiveBatch::tailroom after it,
+/// so a receiver can add headers in place instead of copying the payload.
 struct ReceivedDatagram {
-    std::span<const std::byte> data;
+    std::span<std::byte> data;
     proto::TransportAddress from;
 };
 
@@ -54,9 +56,14 @@ protected:
 /// drain uses them synchronously, so one set per worker serves thousands of relay sockets.
 struct ReceiveBatch {
     static constexpr std::size_t batch_size = 32; ///< messages per recvmmsg call
-    /// Receive slot: a jumbo-frame payload plus TURN headers; larger datagrams are truncated by
-    /// the kernel and dropped.
-    static constexpr std::size_t slot_bytes = 9216;
+    /// Largest datagram accepted: a jumbo-frame payload; larger datagrams are truncated by the
+    /// kernel and dropped.
+    static constexpr std::size_t payload_bytes = 9216;
+    /// Room in front of each payload for ChannelData or Data-indication headers.
+    static constexpr std::size_t headroom = 64;
+    /// Room after each payload for padding to a multiple of four bytes.
+    static constexpr std::size_t tailroom = 64;
+    static constexpr std::size_t slot_bytes = headroom + payload_bytes + tailroom;
     std::array<std::array<std::byte, slot_bytes>, batch_size> slots;
     std::array<sockaddr_storage, batch_size> names;
     /// Control data per slot: room for the SO_RXQ_OVFL drop counter (a 32-bit value).

@@ -6,29 +6,21 @@
 #include <cstring>
 
 namespace traverse::turn {
-namespace {
-
-bool same_ip(const proto::TransportAddress& a, const proto::TransportAddress& b) noexcept {
-    return a.family == b.family && a.ip == b.ip;
-}
-
-} // namespace
-
 std::size_t FiveTupleHash::operator()(const FiveTuple& t) const noexcept {
-    // FNV-1a over the fields that vary: client IP and port, listener, connection.
-    std::uint64_t h = 1469598103934665603ull;
-    auto mix = [&h](const void* p, std::size_t n) {
-        const auto* b = static_cast<const unsigned char*>(p);
-        for (std::size_t i = 0; i < n; ++i) {
-            h ^= b[i];
-            h *= 1099511628211ull;
-        }
+    // Word-wise multiply-xorshift over the fields that vary (client IP and port, listener,
+    // connection): hashed once per client datagram, so it must be cheap. IPv4 addresses keep
+    // bytes 4..15 zero, so hashing all sixteen bytes is right for both families.
+    std::uint64_t ip[2];
+    std::memcpy(ip, t.client.ip.data(), sizeof ip);
+    auto mix = [](std::uint64_t h, std::uint64_t v) noexcept {
+        h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+        return h * 0xff51afd7ed558ccdull;
     };
-    mix(t.client.ip.data(), t.client.ip_size());
-    mix(&t.client.port, sizeof t.client.port);
-    mix(&t.listener, sizeof t.listener);
-    mix(&t.connection, sizeof t.connection);
-    return static_cast<std::size_t>(h);
+    std::uint64_t h = mix(0, ip[0]);
+    h = mix(h, ip[1]);
+    h = mix(h, (std::uint64_t{t.client.port} << 32) | t.listener);
+    h = mix(h, t.connection);
+    return static_cast<std::size_t>(h ^ (h >> 29));
 }
 
 const Relay* Allocation::relay_for(proto::Family family) const noexcept {
@@ -70,7 +62,7 @@ const Channel* Allocation::channel_by_number(std::uint16_t number, Time now) con
 const Channel* Allocation::channel_by_peer(const proto::TransportAddress& peer,
                                            Time now) const noexcept {
     for (const auto& c : channels)
-        if (c.peer == peer) return c.expires > now ? &c : nullptr;
+        if (same_address(c.peer, peer)) return c.expires > now ? &c : nullptr;
     return nullptr;
 }
 
@@ -104,6 +96,10 @@ Time Allocation::expire(Time now, Expired* ended) {
         ended->permissions += removed;
         ended->channels += unbound;
     }
+    return next_deadline(now);
+}
+
+Time Allocation::next_deadline(Time now) const noexcept {
     Time next = expires;
     for (const auto& p : permissions)
         next = std::min(next, p.expires);

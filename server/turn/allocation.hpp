@@ -6,16 +6,33 @@
 #include "proto/types.hpp"
 #include "server/turn/auth.hpp"
 #include "server/turn/ports.hpp"
+#include "server/turn/timer_wheel.hpp"
 #include "server/turn/types.hpp"
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace traverse::turn {
+
+/// Address equality for the per-packet lookups: two 8-byte compares instead of memcmp calls.
+/// IPv4 addresses keep bytes 4..15 zero (proto::TransportAddress), so all 16 bytes compare.
+inline bool same_ip(const proto::TransportAddress& a, const proto::TransportAddress& b) noexcept {
+    std::uint64_t x[2];
+    std::uint64_t y[2];
+    std::memcpy(x, a.ip.data(), sizeof x);
+    std::memcpy(y, b.ip.data(), sizeof y);
+    return a.family == b.family && ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+/// Same IP and port.
+inline bool same_address(const proto::TransportAddress& a,
+                         const proto::TransportAddress& b) noexcept {
+    return a.port == b.port && same_ip(a, b);
+}
 
 /// The client side of an allocation's 5-tuple (RFC 8656 §2): client address, the listener it
 /// reached (which fixes server address and transport), and for streams the connection.
@@ -23,7 +40,10 @@ struct FiveTuple {
     proto::TransportAddress client;
     std::uint32_t listener = 0;
     std::uint64_t connection = 0; ///< 0 for UDP
-    friend bool operator==(const FiveTuple&, const FiveTuple&) = default;
+    friend bool operator==(const FiveTuple& a, const FiveTuple& b) noexcept {
+        return a.listener == b.listener && a.connection == b.connection &&
+               same_address(a.client, b.client);
+    }
 };
 
 /// Hash of a FiveTuple for the allocation index.
@@ -83,6 +103,7 @@ struct Allocation {
     CachedResponse last_response;
     ByteBucket to_peer;   ///< bandwidth cap, client->peer (used only when a cap is set)
     ByteBucket to_client; ///< bandwidth cap, peer->client
+    WheelHook wheel;      ///< the allocation's one entry in its worker's timer wheel
 
     /// The relay for `family`, if the allocation has one.
     const Relay* relay_for(proto::Family family) const noexcept;
@@ -100,6 +121,9 @@ struct Allocation {
     Time expire(Time now, Expired* ended = nullptr);
     /// Channels still counted as bound (see Channel::active).
     std::size_t active_channels() const noexcept;
+    /// The earliest moment something of this allocation ends: its lifetime, a permission, or a
+    /// channel's binding or quarantine.
+    Time next_deadline(Time now) const noexcept;
 };
 
 } // namespace traverse::turn

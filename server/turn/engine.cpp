@@ -3,6 +3,7 @@
 #include "server/turn/engine.hpp"
 
 #include "proto/attributes.hpp"
+#include "proto/bytes.hpp"
 #include "proto/channel_data.hpp"
 #include "proto/registry.hpp"
 #include "proto/types.hpp"
@@ -10,6 +11,7 @@
 #include "server/turn/handlers/respond.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <utility>
 
@@ -62,10 +64,15 @@ void Engine::set_peer_policy(std::shared_ptr<const PeerPolicy> peers) noexcept {
     // newly denied peer. Such channels expire now but stay quarantined (RFC 8656 §12), so the
     // number is not rebound to another peer while late packets may still arrive.
     for (auto& [tuple, a] : allocations_) {
-        std::erase_if(a->permissions,
-                      [&](const Permission& p) { return !peer_allowed(p.peer_ip); });
-        for (auto& c : a->channels)
-            if (!peer_allowed(c.peer)) c.expires = Time{};
+        stats::add(counters_.permissions_removed,
+                   std::erase_if(a->permissions,
+                                 [&](const Permission& p) { return !peer_allowed(p.peer_ip); }));
+        for (auto& c : a->channels) {
+            if (!c.active || peer_allowed(c.peer)) continue;
+            c.expires = Time{};
+            c.active = false;
+            stats::add(counters_.channels_unbound);
+        }
     }
 }
 
@@ -222,6 +229,7 @@ std::chrono::seconds Engine::clamp_lifetime(std::optional<std::uint32_t> request
 void Engine::destroy(Allocation& allocation, std::optional<Time> ended) noexcept {
     stats::add(counters_.permissions_removed, allocation.permissions.size());
     stats::add(counters_.channels_unbound, allocation.active_channels());
+    wheel_.cancel(allocation);
     if (ended) {
         const auto lived =
             std::chrono::duration_cast<std::chrono::milliseconds>(*ended - allocation.created);
@@ -249,8 +257,24 @@ void Engine::on_client_datagram(Time now, const ClientContext& from,
         stats::add(counters_.malformed_dropped);
         return;
     }
-    bool ok = is_channel_data(data[0]) ? handle_channel_data(now, from, data, false, out)
-                                       : handle_stun(now, from, data, out);
+    bool ok = is_channel_data(data[0]) ? handle_channel_data(now, from, data, false, false, out)
+                                       : handle_stun(now, from, data, false, out);
+    if (!ok) {
+        stats::add(counters_.malformed_dropped);
+        TRAVERSE_LOG_LIMITED(debug, "turn", now, "malformed datagram dropped",
+                             {"client", from.client.to_string()}, {"bytes", data.size()});
+    }
+}
+
+void Engine::on_client_datagram(Time now, const ClientContext& from, MutableDatagram dgram,
+                                Outbox& out) noexcept {
+    const std::span<const std::byte> data = dgram.payload();
+    if (data.empty()) {
+        stats::add(counters_.malformed_dropped);
+        return;
+    }
+    bool ok = is_channel_data(data[0]) ? handle_channel_data(now, from, data, false, true, out)
+                                       : handle_stun(now, from, data, true, out);
     if (!ok) {
         stats::add(counters_.malformed_dropped);
         TRAVERSE_LOG_LIMITED(debug, "turn", now, "malformed datagram dropped",
@@ -261,8 +285,8 @@ void Engine::on_client_datagram(Time now, const ClientContext& from,
 bool Engine::on_stream_frame(Time now, const ClientContext& from, std::span<const std::byte> frame,
                              Outbox& out) noexcept {
     if (frame.empty()) return false;
-    if (is_channel_data(frame[0])) return handle_channel_data(now, from, frame, true, out);
-    return handle_stun(now, from, frame, out);
+    if (is_channel_data(frame[0])) return handle_channel_data(now, from, frame, true, false, out);
+    return handle_stun(now, from, frame, false, out);
 }
 
 void Engine::on_stream_closed(Time now, const ClientContext& from) noexcept {
@@ -273,7 +297,7 @@ void Engine::on_stream_closed(Time now, const ClientContext& from) noexcept {
 }
 
 bool Engine::handle_stun(Time now, const ClientContext& from, std::span<const std::byte> data,
-                         Outbox& out) noexcept {
+                         bool borrow, Outbox& out) noexcept {
     auto parsed = proto::MessageView::parse(data);
     if (!parsed) return false;
     const proto::MessageView& msg = *parsed;
@@ -300,7 +324,7 @@ bool Engine::handle_stun(Time now, const ClientContext& from, std::span<const st
         if (is_method(msg, proto::Method::binding)) {
             stats::add(counters_.binding_indications);
         } else if (options_.auth && is_method(msg, proto::Method::send)) {
-            handle_send_indication(now, from, msg, out);
+            handle_send_indication(now, from, msg, borrow, out);
         } else {
             stats::add(counters_.unexpected_dropped);
         }
@@ -439,25 +463,27 @@ void Engine::handle_turn_request(Time now, const ClientContext& from,
             return;
         }
         handle_allocate(now, from, request, auth, out);
-        return;
-    }
-    if (!allocation) {
+    } else if (!allocation) {
         stats::add(counters_.allocation_mismatches);
         send_turn_error(from, request, 437, auth, nullptr, out);
         return;
-    }
-    if (is_method(request, proto::Method::refresh))
+    } else if (is_method(request, proto::Method::refresh)) {
         handle_refresh(now, from, request, auth, *allocation, out);
-    else if (is_method(request, proto::Method::create_permission))
+    } else if (is_method(request, proto::Method::create_permission)) {
         handle_create_permission(now, from, request, auth, *allocation, out);
-    else
+    } else {
         handle_channel_bind(now, from, request, auth, *allocation, out);
+    }
+    // Lifetimes, permissions or channels may have changed: file the allocation (new, or still
+    // there after the request) under its earliest deadline.
+    if (Allocation* a = find(tuple)) wheel_.schedule(*a, a->next_deadline(now), now);
 }
 
 // ---- data paths -----------------------------------------------------------------------------
 
 void Engine::handle_send_indication(Time now, const ClientContext& from,
-                                    const proto::MessageView& indication, Outbox& out) noexcept {
+                                    const proto::MessageView& indication, bool borrow,
+                                    Outbox& out) noexcept {
     // RFC 8656 §10.2: indications are never answered; every failure is a silent drop.
     Allocation* allocation = find(FiveTuple{from.client, from.listener, from.connection});
     if (!allocation) {
@@ -481,19 +507,16 @@ void Engine::handle_send_indication(Time now, const ClientContext& from,
         return;
     }
     if (!within_bandwidth(allocation->to_peer, data_attr->value.size(), now)) return;
-    auto space = out.prepare();
-    if (space.size() < data_attr->value.size()) {
+    if (!queue_payload(Via::relay(relay->id), *peer, data_attr->value, borrow, out)) {
         stats::add(counters_.relay_dropped_oversize);
         return;
     }
-    std::memcpy(space.data(), data_attr->value.data(), data_attr->value.size());
-    out.commit(Via::relay(relay->id), *peer, data_attr->value.size());
     stats::add(counters_.relayed_to_peer_packets);
     stats::add(counters_.relayed_to_peer_bytes, data_attr->value.size());
 }
 
 bool Engine::handle_channel_data(Time now, const ClientContext& from,
-                                 std::span<const std::byte> data, bool stream,
+                                 std::span<const std::byte> data, bool stream, bool borrow,
                                  Outbox& out) noexcept {
     auto cd = proto::parse_channel_data(data, stream, options_.max_channel_number);
     if (!cd) return false;
@@ -513,13 +536,10 @@ bool Engine::handle_channel_data(Time now, const ClientContext& from,
         return true;
     }
     if (!within_bandwidth(allocation->to_peer, cd->payload.size(), now)) return true;
-    auto space = out.prepare();
-    if (space.size() < cd->payload.size()) {
+    if (!queue_payload(Via::relay(relay->id), channel->peer, cd->payload, borrow, out)) {
         stats::add(counters_.relay_dropped_oversize);
         return true;
     }
-    std::memcpy(space.data(), cd->payload.data(), cd->payload.size());
-    out.commit(Via::relay(relay->id), channel->peer, cd->payload.size());
     stats::add(counters_.relayed_to_peer_packets);
     stats::add(counters_.relayed_to_peer_bytes, cd->payload.size());
     return true;
@@ -528,45 +548,97 @@ bool Engine::handle_channel_data(Time now, const ClientContext& from,
 void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
                               std::span<const std::byte> data, Outbox& out) noexcept {
     if (relay >= by_relay_.size() || !by_relay_[relay]) return;
+    // Copy into the outbox with headroom, then wrap it there as the receive-slot path does.
+    auto space = out.prepare();
+    if (space.size() < peer_headroom + data.size() + peer_tailroom) {
+        stats::add(counters_.relay_dropped_oversize);
+        return;
+    }
+    std::memcpy(space.data() + peer_headroom, data.data(), data.size());
+    relay_to_client(now, relay, peer,
+                    MutableDatagram{space.first(peer_headroom + data.size() + peer_tailroom),
+                                    peer_headroom, data.size()},
+                    true, out);
+}
+
+void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
+                              MutableDatagram dgram, Outbox& out) noexcept {
+    if (relay >= by_relay_.size() || !by_relay_[relay]) return;
+    relay_to_client(now, relay, peer, dgram, false, out);
+}
+
+void Engine::relay_to_client(Time now, RelayId relay, const proto::TransportAddress& peer,
+                             MutableDatagram dgram, bool in_arena, Outbox& out) noexcept {
     Allocation& allocation = *by_relay_[relay];
     // RFC 8656 §10.3: only peers with a permission reach the client.
     if (!allocation.has_permission(peer, now)) {
         stats::add(counters_.relay_dropped_no_permission);
         return;
     }
-    if (!within_bandwidth(allocation.to_client, data.size(), now)) return;
-    auto space = out.prepare();
+    const std::size_t n = dgram.size;
+    if (!within_bandwidth(allocation.to_client, n, now)) return;
     const bool stream = listeners_[allocation.five_tuple.listener].transport != Transport::udp;
-    std::size_t size = 0;
+    std::byte* payload = dgram.buffer.data() + dgram.offset;
+    std::span<const std::byte> message;
     if (const Channel* channel = allocation.channel_by_peer(peer, now)) {
         // RFC 8656 §12.4: ChannelData; over streams padded to a multiple of four.
-        size = proto::channel_data_frame_size(data.size(), stream);
-        if (size > space.size()) {
+        const std::size_t size = proto::channel_data_frame_size(n, stream);
+        const std::size_t pad = size - proto::channel_data_header_size - n;
+        if (n > 0xFFFF || dgram.headroom() < proto::channel_data_header_size ||
+            dgram.tailroom() < pad || size > Outbox::max_message_bytes) {
             stats::add(counters_.relay_dropped_oversize);
             return;
         }
-        proto::write_channel_data_header(space.first<4>(), channel->number,
-                                         static_cast<std::uint16_t>(data.size()));
-        // An empty payload may come with a null pointer, which memcpy must not see.
-        if (!data.empty()) std::memcpy(space.data() + 4, data.data(), data.size());
-        std::memset(space.data() + 4 + data.size(), 0, size - 4 - data.size());
+        std::byte* start = payload - proto::channel_data_header_size;
+        proto::write_channel_data_header(std::span<std::byte, 4>(start, 4), channel->number,
+                                         static_cast<std::uint16_t>(n));
+        std::memset(payload + n, 0, pad);
+        message = {start, size};
     } else {
-        // RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA.
-        const proto::TransactionId id = next_indication_id(relay);
-        proto::MessageBuilder b(space);
-        b.start(proto::make_type(proto::Method::data, proto::MessageClass::indication), id);
+        // RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA. Everything before
+        // the payload is encoded aside, then copied into the headroom.
+        std::array<std::byte, peer_headroom> head{};
+        proto::MessageBuilder b(head);
+        b.start(proto::make_type(proto::Method::data, proto::MessageClass::indication),
+                next_indication_id(relay));
         b.add_xor_address(proto::AttrType::xor_peer_address, peer);
-        b.add_raw(proto::AttrType::data, data);
-        auto wire = b.finish();
-        if (!wire) {
+        auto prefix = b.finish();
+        const std::size_t front = prefix ? prefix->size() + proto::attribute_header_size : 0;
+        const std::size_t pad = proto::pad4(n) - n;
+        const std::size_t size = front + n + pad;
+        if (!prefix || dgram.headroom() < front || dgram.tailroom() < pad ||
+            size - proto::header_size > 0xFFFF || size > Outbox::max_message_bytes) {
             stats::add(counters_.relay_dropped_oversize);
             return;
         }
-        size = wire->size();
+        std::byte* start = payload - front;
+        std::memcpy(start, prefix->data(), prefix->size());
+        proto::store_be16(start + 2, static_cast<std::uint16_t>(size - proto::header_size));
+        proto::store_be16(payload - 4, proto::to_underlying(proto::AttrType::data));
+        proto::store_be16(payload - 2, static_cast<std::uint16_t>(n));
+        std::memset(payload + n, 0, pad);
+        message = {start, size};
     }
-    out.commit(client_via(allocation.five_tuple), allocation.five_tuple.client, size);
+    const std::size_t arena_bytes =
+        in_arena ? static_cast<std::size_t>(message.data() + message.size() - dgram.buffer.data())
+                 : 0;
+    if (!out.commit_view(client_via(allocation.five_tuple), allocation.five_tuple.client, message,
+                         arena_bytes)) {
+        stats::add(counters_.relay_dropped_oversize);
+        return;
+    }
     stats::add(counters_.relayed_to_client_packets);
-    stats::add(counters_.relayed_to_client_bytes, data.size());
+    stats::add(counters_.relayed_to_client_bytes, n);
+}
+
+bool Engine::queue_payload(Via via, const proto::TransportAddress& to,
+                           std::span<const std::byte> payload, bool borrow, Outbox& out) noexcept {
+    if (borrow) return out.commit_view(via, to, payload);
+    auto space = out.prepare();
+    if (space.size() < payload.size()) return false;
+    std::memcpy(space.data(), payload.data(), payload.size());
+    out.commit(via, to, payload.size());
+    return true;
 }
 
 void Engine::on_peer_icmp(Time now, RelayId relay, const proto::TransportAddress& peer,
@@ -604,20 +676,19 @@ void Engine::on_peer_icmp(Time now, RelayId relay, const proto::TransportAddress
 }
 
 void Engine::on_tick(Time now) noexcept {
-    std::vector<Allocation*> expired;
-    Allocation::Expired ended;
-    for (auto& [tuple, a] : allocations_) {
-        if (a->expires <= now)
-            expired.push_back(a.get());
-        else
-            a->expire(now, &ended);
-    }
-    stats::add(counters_.permissions_removed, ended.permissions);
-    stats::add(counters_.channels_unbound, ended.channels);
-    for (auto* a : expired) {
-        stats::add(counters_.allocations_expired);
-        destroy(*a, now);
-    }
+    wheel_.advance(now, [&](Allocation& a) {
+        if (a.expires <= now) {
+            stats::add(counters_.allocations_expired);
+            destroy(a, now);
+            return;
+        }
+        // A permission or channel is due: drop what ended, file the allocation again.
+        Allocation::Expired ended;
+        const Time next = a.expire(now, &ended);
+        stats::add(counters_.permissions_removed, ended.permissions);
+        stats::add(counters_.channels_unbound, ended.channels);
+        wheel_.schedule(a, next, now);
+    });
 }
 
 } // namespace traverse::turn

@@ -10,6 +10,7 @@
 #include "server/turn/outbox.hpp"
 #include "server/turn/peer_policy.hpp"
 #include "server/turn/ports.hpp"
+#include "server/turn/timer_wheel.hpp"
 #include "server/turn/types.hpp"
 
 #include <array>
@@ -90,6 +91,10 @@ public:
     /// A UDP datagram (STUN or ChannelData) arrived on a listener socket.
     void on_client_datagram(Time now, const ClientContext& from, std::span<const std::byte> data,
                             Outbox& out) noexcept;
+    /// The same for a datagram in a writable receive slot: relayed payloads are queued from the
+    /// slot without copying, so the slot must stay unchanged until `out` is flushed.
+    void on_client_datagram(Time now, const ClientContext& from, MutableDatagram dgram,
+                            Outbox& out) noexcept;
 
     /// A complete frame (STUN message or padded ChannelData) cut from a TCP/TLS stream. Returns
     /// false when the connection must be closed (the frame is not valid).
@@ -102,6 +107,18 @@ public:
     /// A datagram from `peer` arrived on relay socket `relay`.
     void on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
                           std::span<const std::byte> data, Outbox& out) noexcept;
+    /// The same for a datagram in a writable receive slot: the ChannelData or Data indication
+    /// header is written into the slot's headroom in front of the payload (at most
+    /// `peer_headroom` bytes, plus up to 3 bytes of padding after it) and the message is queued
+    /// from the slot, which must stay unchanged until `out` is flushed.
+    void on_peer_datagram(Time now, RelayId relay, const proto::TransportAddress& peer,
+                          MutableDatagram dgram, Outbox& out) noexcept;
+
+    /// Headroom the engine needs in front of a peer's payload: a Data indication's header,
+    /// XOR-PEER-ADDRESS (IPv6) and DATA attribute header.
+    static constexpr std::size_t peer_headroom = 48;
+    /// Tail room after a peer's payload: padding to a multiple of four bytes.
+    static constexpr std::size_t peer_tailroom = 3;
 
     /// The kernel reported an ICMP error for a datagram relay `relay` sent to `peer`; a client
     /// with a permission for the peer hears about it (RFC 8656 §11).
@@ -109,7 +126,9 @@ public:
                       std::uint8_t type, std::uint8_t code, std::uint32_t info,
                       Outbox& out) noexcept;
 
-    /// Expires allocations, permissions and channels; call about once a second.
+    /// Expires allocations, permissions and channels that are due (one timer-wheel entry per
+    /// allocation, at its earliest deadline); call about once a second. Lookups check expiry
+    /// themselves, so the tick only reclaims memory and relay sockets.
     void on_tick(Time now) noexcept;
 
     const std::vector<ListenerInfo>& listeners() const noexcept { return listeners_; }
@@ -118,6 +137,10 @@ public:
         return allocations_.contains(FiveTuple{from.client, from.listener, from.connection});
     }
     std::size_t allocation_count() const noexcept { return allocations_.size(); }
+    /// Most allocations held at once since the last reset_high_water() (or since start).
+    std::size_t allocation_high_water() const noexcept { return allocations_high_; }
+    /// Restarts the high-water mark at the current count.
+    void reset_high_water() noexcept { allocations_high_ = allocations_.size(); }
 
     /// Replaces the peer filter (reload); applies to later requests and packets, and ends the
     /// permissions and channels of peers the new filter refuses.
@@ -136,16 +159,26 @@ public:
     bool draining() const noexcept { return draining_; }
 
 private:
+    /// `borrow`: `data` stays valid and unchanged until the outbox is flushed, so relayed
+    /// payloads may be queued from it without a copy.
     bool handle_stun(Time now, const ClientContext& from, std::span<const std::byte> data,
-                     Outbox& out) noexcept;
+                     bool borrow, Outbox& out) noexcept;
     bool handle_channel_data(Time now, const ClientContext& from, std::span<const std::byte> data,
-                             bool stream, Outbox& out) noexcept;
+                             bool stream, bool borrow, Outbox& out) noexcept;
+    /// Wraps a peer's payload in place and queues it; `in_arena` when `dgram.buffer` is the
+    /// outbox's own prepared space.
+    void relay_to_client(Time now, RelayId relay, const proto::TransportAddress& peer,
+                         MutableDatagram dgram, bool in_arena, Outbox& out) noexcept;
+    /// Queues a client's payload for a peer: borrowed from the receive slot, or copied.
+    bool queue_payload(Via via, const proto::TransportAddress& to,
+                       std::span<const std::byte> payload, bool borrow, Outbox& out) noexcept;
     void handle_binding(const ClientContext& from, const proto::MessageView& request,
                         Outbox& out) noexcept;
     void handle_turn_request(Time now, const ClientContext& from, const proto::MessageView& request,
                              Outbox& out) noexcept;
     void handle_send_indication(Time now, const ClientContext& from,
-                                const proto::MessageView& indication, Outbox& out) noexcept;
+                                const proto::MessageView& indication, bool borrow,
+                                Outbox& out) noexcept;
 
     // Method handlers, one file each under handlers/; `auth` has verified the request.
     void handle_allocate(Time now, const ClientContext& from, const proto::MessageView& request,
@@ -208,6 +241,8 @@ private:
     std::shared_ptr<const PeerPolicy> peers_;
     std::unordered_map<FiveTuple, std::unique_ptr<Allocation>, FiveTupleHash> allocations_;
     std::vector<Allocation*> by_relay_; ///< RelayId -> allocation (ids are small and dense)
+    TimerWheel<Allocation> wheel_;      ///< one entry per allocation, at its next deadline
+    std::size_t allocations_high_ = 0;  ///< see allocation_high_water()
     /// Recently deleted allocations' last answers (5-tuple, response), so a retransmitted
     /// Refresh with LIFETIME 0 gets the same success instead of 437.
     struct Tombstone {

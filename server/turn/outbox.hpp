@@ -31,8 +31,23 @@ struct Via {
     static Via relay(std::uint32_t relay_id) noexcept { return {Kind::relay, relay_id, 0}; }
 };
 
-/// Outgoing messages of one batch, encoded into an internal arena (no heap). The engine asks for
-/// writable space, encodes, then commits; the worker flushes and clears after each batch.
+/// A received datagram in a buffer the engine may write to: `size` payload bytes at `offset`
+/// within `buffer`, with `offset` bytes of headroom in front and the rest of `buffer` as tail
+/// room. Relaying writes ChannelData or Data-indication headers into the headroom, so the
+/// payload is never moved (RFC 8656 §10.3, §12.4 framing around the peer's bytes).
+struct MutableDatagram {
+    std::span<std::byte> buffer;
+    std::size_t offset = 0;
+    std::size_t size = 0;
+
+    std::span<std::byte> payload() const noexcept { return buffer.subspan(offset, size); }
+    std::size_t headroom() const noexcept { return offset; }
+    std::size_t tailroom() const noexcept { return buffer.size() - offset - size; }
+};
+
+/// Outgoing messages of one batch. Encoded answers go into an internal arena (no heap); relayed
+/// payloads may instead be borrowed from the receive slot they arrived in (commit_view), which
+/// the caller keeps unchanged until it has flushed and cleared the outbox.
 class Outbox {
 public:
     /// Upper bound of messages per batch: one answer per received datagram of a 32-message
@@ -46,7 +61,7 @@ public:
     struct Entry {
         Via via;
         proto::TransportAddress to;
-        std::uint32_t offset;
+        const std::byte* data;
         std::uint32_t size;
     };
 
@@ -57,16 +72,26 @@ public:
     }
     /// Records the first `size` bytes of the last prepare() as a message to `to` via `via`.
     void commit(Via via, const proto::TransportAddress& to, std::size_t size) noexcept {
-        entries_[count_] =
-            Entry{via, to, static_cast<std::uint32_t>(used_), static_cast<std::uint32_t>(size)};
+        entries_[count_] = Entry{via, to, arena_.data() + used_, static_cast<std::uint32_t>(size)};
         used_ += size;
         ++count_;
     }
+    /// Records `bytes` (outside the arena, or inside the last prepare()) as a message, without
+    /// copying. `arena_bytes` is how much of the last prepare() the message occupies (0 when it
+    /// lies elsewhere). Returns false (nothing recorded) when the outbox is full.
+    bool commit_view(Via via, const proto::TransportAddress& to, std::span<const std::byte> bytes,
+                     std::size_t arena_bytes = 0) noexcept {
+        if (count_ == max_messages) return false;
+        entries_[count_] = Entry{via, to, bytes.data(), static_cast<std::uint32_t>(bytes.size())};
+        used_ += arena_bytes;
+        ++count_;
+        return true;
+    }
+    /// True when no further message fits.
+    bool full() const noexcept { return count_ == max_messages; }
 
     std::span<const Entry> entries() const noexcept { return {entries_.data(), count_}; }
-    std::span<const std::byte> bytes(const Entry& e) const noexcept {
-        return std::span<const std::byte>(arena_).subspan(e.offset, e.size);
-    }
+    std::span<const std::byte> bytes(const Entry& e) const noexcept { return {e.data, e.size}; }
     bool empty() const noexcept { return count_ == 0; }
     void clear() noexcept {
         count_ = 0;

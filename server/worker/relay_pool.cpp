@@ -4,8 +4,11 @@
 
 #include "server/net/socket.hpp"
 
+#include <boost/asio/ip/udp.hpp>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace traverse::worker {
@@ -50,9 +53,11 @@ RelayPool::RelayPool(boost::asio::io_context& io, RelayPoolOptions options, net:
                      stats::WorkerCounters* counters)
     : io_(io), options_(std::move(options)), sink_(sink), batch_(batch),
       reservations_(reservations), counters_(counters) {
+    held_.assign(static_cast<std::size_t>(options_.port_max - options_.port_min) + 1, false);
     std::uint64_t seed = 0;
     RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
     random_.seed(seed);
+    reserve_reactor_state();
     publish();
 }
 
@@ -64,6 +69,44 @@ void RelayPool::publish() noexcept {
         relaying ? static_cast<std::size_t>(options_.port_max - options_.port_min) + 1 : 0;
     stats::set(counters_->relay_ports, range);
     stats::set(counters_->relay_ports_free, relaying ? free_ports() : 0);
+}
+
+void RelayPool::reserve_reactor_state() {
+    // Asio keeps the readiness state of every descriptor it ever watched (about 170 bytes) in a
+    // pool it never frees. Left to grow with the first allocations, those blocks sit between the
+    // allocations' own heap objects on the worker's thread, so no page empties when the
+    // allocations end and malloc_trim cannot return anything. Growing the pool here, for the
+    // whole slice and on the constructing thread, keeps it out of the worker's heap. Best
+    // effort: stops quietly at the descriptor limit. Costs a few syscalls per port, once.
+    // Leave descriptors for everything else that may open one meanwhile (exporter, logs).
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    const rlim_t spare = 1024;
+    const int base = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (base < 0) return;
+    std::vector<std::unique_ptr<boost::asio::ip::udp::socket>> sockets;
+    sockets.reserve(held_.size());
+    for (std::size_t i = 0; i < held_.size(); ++i) {
+        const int fd = ::fcntl(base, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) break;
+        if (limit.rlim_cur != RLIM_INFINITY && static_cast<rlim_t>(fd) + spare >= limit.rlim_cur) {
+            ::close(fd); // the lowest free number: about as many descriptors are open
+            break;
+        }
+        auto s = std::make_unique<boost::asio::ip::udp::socket>(io_);
+        boost::system::error_code ec;
+        s->assign(boost::asio::ip::udp::v4(), fd, ec);
+        if (ec) {
+            ::close(fd);
+            break;
+        }
+        sockets.push_back(std::move(s));
+    }
+    for (auto& s : sockets) {
+        boost::system::error_code ignored;
+        s->close(ignored);
+    }
+    ::close(base);
 }
 
 std::size_t RelayPool::free_ports() const noexcept {
@@ -97,6 +140,7 @@ turn::RelayGrant RelayPool::adopt(net::BoundSocket socket, const RelayAddress& w
         id = static_cast<turn::RelayId>(ports_.size());
         ports_.emplace_back();
     }
+    mark(socket.local.port, true);
     ports_[id] = std::make_unique<net::UdpPort>(io_, socket, id, sink_, batch_);
     ports_[id]->enable_icmp_errors();
     ports_[id]->start();
@@ -137,17 +181,19 @@ turn::RelayOpenResult RelayPool::open(const turn::RelayRequest& request) {
     }
 
     // Random ports within the slice: unpredictable relayed addresses, and no scan order an
-    // attacker could race. A bounded number of tries keeps a nearly full slice cheap.
-    const std::uint32_t span =
-        static_cast<std::uint32_t>(options_.port_max - options_.port_min) + 1;
-    for (int attempt = 0; attempt < 64; ++attempt) {
-        auto port = static_cast<std::uint16_t>(options_.port_min + random_() % span);
-        if (request.even_port) {
-            port &= static_cast<std::uint16_t>(~1u);
-            if (port < options_.port_min) port = static_cast<std::uint16_t>(port + 2);
-            if (port > options_.port_max || (request.reserve_next && port + 1 > options_.port_max))
-                continue;
-        }
+    // attacker could race. Ports this pool holds are skipped without a syscall, so a nearly
+    // full slice still finds its last free ports; a bounded number of binds (ports taken by
+    // other processes) keeps a slice full of foreign sockets cheap.
+    for (std::uint32_t attempt = 0; attempt < 64; ++attempt) {
+        auto picked = pick_port(request.even_port);
+        if (!picked) break;
+        std::uint16_t port = *picked;
+        if (request.even_port &&
+            (port > options_.port_max || (request.reserve_next && port + 1 > options_.port_max)))
+            continue;
+        if (request.even_port && request.reserve_next &&
+            held_[static_cast<std::size_t>(port + 1 - options_.port_min)])
+            continue;
         auto socket = bind_port(*where, port, request.dont_fragment);
         if (!socket) continue;
         std::optional<std::uint64_t> token;
@@ -171,8 +217,28 @@ turn::RelayOpenResult RelayPool::open(const turn::RelayRequest& request) {
     return result;
 }
 
+void RelayPool::mark(std::uint16_t port, bool used) noexcept {
+    if (port < options_.port_min || port > options_.port_max) return;
+    held_[static_cast<std::size_t>(port - options_.port_min)] = used;
+}
+
+std::optional<std::uint16_t> RelayPool::pick_port(bool even) {
+    const std::uint32_t span =
+        static_cast<std::uint32_t>(options_.port_max - options_.port_min) + 1;
+    // First a random port; if this pool holds it, the next free one after it (wrapping).
+    const std::uint32_t start = static_cast<std::uint32_t>(random_() % span);
+    for (std::uint32_t i = 0; i < span; ++i) {
+        const std::uint32_t offset = (start + i) % span;
+        auto port = static_cast<std::uint16_t>(options_.port_min + offset);
+        if (even && (port & 1u) != 0) continue;
+        if (!held_[offset]) return port;
+    }
+    return std::nullopt;
+}
+
 void RelayPool::close(turn::RelayId id) {
     if (id >= ports_.size() || !ports_[id]) return;
+    mark(ports_[id]->local().port, false);
     ports_[id]->close();
     graveyard_.push_back(std::move(ports_[id]));
     free_ids_.push_back(id);

@@ -90,7 +90,14 @@ private:
     RelayPoolOptions options_;
     net::DatagramSink& sink_;
     net::ReceiveBatch& batch_;
+    /// A free port of the slice to try next: random, then the next one not held by this pool.
+    std::optional<std::uint16_t> pick_port(bool even);
+    void mark(std::uint16_t port, bool used) noexcept;
+    /// Grows Asio's per-descriptor pool for the whole slice up front (see the definition).
+    void reserve_reactor_state();
+
     std::vector<std::unique_ptr<net::UdpPort>> ports_; ///< by RelayId; null when free
+    std::vector<bool> held_; ///< by port - port_min: bound by this pool (relay or reservation)
     std::vector<turn::RelayId> free_ids_;
     /// Closed ports wait here one tick: their cancelled handlers still reference them.
     std::vector<std::unique_ptr<net::UdpPort>> graveyard_;

@@ -4,10 +4,29 @@
 
 #include "server/base/log.hpp"
 
+#include <algorithm>
 #include <array>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <boost/asio/post.hpp>
 
 namespace traverse::worker {
+namespace {
+
+static_assert(net::ReceiveBatch::headroom >= turn::Engine::peer_headroom &&
+                  net::ReceiveBatch::tailroom >= turn::Engine::peer_tailroom,
+              "receive slots must leave the engine room to wrap payloads in place");
+
+/// The receive slot around a datagram, as the engine sees it (valid until the next drain).
+turn::MutableDatagram in_slot(const net::ReceivedDatagram& d) noexcept {
+    return turn::MutableDatagram{std::span<std::byte>(d.data.data() - net::ReceiveBatch::headroom,
+                                                      net::ReceiveBatch::headroom + d.data.size() +
+                                                          net::ReceiveBatch::tailroom),
+                                 net::ReceiveBatch::headroom, d.data.size()};
+}
+
+} // namespace
 
 TurnWorker::TurnWorker(WorkerSetup setup, net::ConnectionLimiter& limiter)
     : index_(setup.index), work_(io_.get_executor()),
@@ -52,6 +71,7 @@ void TurnWorker::schedule_tick() {
         engine_.on_tick(now);
         relays_.on_tick(now);
         allocations_.store(engine_.allocation_count(), std::memory_order_relaxed);
+        return_memory();
         schedule_tick();
     });
 }
@@ -71,6 +91,17 @@ void TurnWorker::set_draining(bool draining, std::optional<proto::TransportAddre
         engine_.set_draining(draining, alternate);
         allocations_.store(engine_.allocation_count(), std::memory_order_relaxed);
     });
+}
+
+void TurnWorker::return_memory() noexcept {
+    // After many allocations ended (mass expiry, a client fleet leaving), give the freed heap
+    // pages back to the system: glibc keeps them in this thread's arena otherwise, so RSS would
+    // stay at the peak. Cheap enough once a second only when a thousand allocations went away.
+    if (engine_.allocation_high_water() - engine_.allocation_count() < trim_after_released) return;
+    engine_.reset_high_water();
+#if defined(__GLIBC__)
+    ::malloc_trim(0);
+#endif
 }
 
 void TurnWorker::stop() {
@@ -114,7 +145,7 @@ void TurnWorker::on_datagrams(std::uint32_t listener,
     from.listener = listener;
     for (const auto& d : batch) {
         from.client = d.from;
-        engine_.on_client_datagram(now, from, d.data, outbox_);
+        engine_.on_client_datagram(now, from, in_slot(d), outbox_);
     }
     flush();
 }
@@ -131,7 +162,7 @@ void TurnWorker::RelayReceiver::on_datagrams(std::uint32_t relay,
                                              std::span<const net::ReceivedDatagram> batch) {
     const auto now = turn::Clock::now();
     for (const auto& d : batch)
-        worker.engine_.on_peer_datagram(now, relay, d.from, d.data, worker.outbox_);
+        worker.engine_.on_peer_datagram(now, relay, d.from, in_slot(d), worker.outbox_);
     worker.flush();
 }
 
@@ -205,32 +236,37 @@ void TurnWorker::on_stream_refused(const proto::TransportAddress& /*remote*/) {
 
 void TurnWorker::flush() {
     if (outbox_.empty()) return;
-    // Consecutive messages for the same socket go out in one sendmmsg.
-    std::array<net::OutgoingDatagram, turn::Outbox::max_messages> run;
-    std::size_t run_size = 0;
-    net::UdpPort* run_port = nullptr;
-    auto send_run = [&] {
-        if (run_size == 0) return;
-        std::size_t dropped = run_port->send({run.data(), run_size});
-        stats::add(counters_.datagrams_sent, run_size - dropped);
-        if (dropped) stats::add(counters_.datagram_send_errors, dropped);
-        run_size = 0;
-    };
-    for (const auto& e : outbox_.entries()) {
+    // One sendmmsg per socket and flush: messages are grouped by the socket they leave through,
+    // each socket's messages keeping their order (client->peer traffic of interleaved clients
+    // leaves through as many relay sockets as there are allocations).
+    const auto entries = outbox_.entries();
+    std::array<net::UdpPort*, turn::Outbox::max_messages> ports;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const auto& e = entries[i];
+        ports[i] = nullptr;
         if (e.via.kind == turn::Via::Kind::connection) {
             auto it = connections_.find(e.via.connection);
             if (it == connections_.end()) continue;
             if (auto c = it->second.lock()) c->send(outbox_.bytes(e));
             continue;
         }
-        net::UdpPort* port = e.via.kind == turn::Via::Kind::listener ? udp_[e.via.listener].get()
-                                                                     : relays_.port(e.via.listener);
-        if (!port) continue;
-        if (port != run_port) send_run();
-        run_port = port;
-        run[run_size++] = net::OutgoingDatagram{outbox_.bytes(e), e.to};
+        ports[i] = e.via.kind == turn::Via::Kind::listener ? udp_[e.via.listener].get()
+                                                           : relays_.port(e.via.listener);
     }
-    send_run();
+    std::array<net::OutgoingDatagram, turn::Outbox::max_messages> run;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        net::UdpPort* port = ports[i];
+        if (!port) continue;
+        std::size_t run_size = 0;
+        for (std::size_t j = i; j < entries.size(); ++j) {
+            if (ports[j] != port) continue;
+            run[run_size++] = net::OutgoingDatagram{outbox_.bytes(entries[j]), entries[j].to};
+            ports[j] = nullptr;
+        }
+        const std::size_t dropped = port->send({run.data(), run_size});
+        stats::add(counters_.datagrams_sent, run_size - dropped);
+        if (dropped) stats::add(counters_.datagram_send_errors, dropped);
+    }
     outbox_.clear();
 }
 

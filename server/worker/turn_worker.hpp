@@ -88,6 +88,9 @@ private:
     void flush();
     void close_all();
     void schedule_tick();
+    /// Returns freed heap memory to the system once many allocations have ended.
+    void return_memory() noexcept;
+    static constexpr std::size_t trim_after_released = 1024;
 
     unsigned index_;
     stats::WorkerCounters counters_;

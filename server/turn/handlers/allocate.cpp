@@ -161,6 +161,7 @@ void Engine::handle_allocate(Time now, const ClientContext& from, const proto::M
     }
     Allocation& a = *allocation;
     allocations_.emplace(a.five_tuple, std::move(allocation));
+    allocations_high_ = std::max(allocations_high_, allocations_.size());
     stats::add(counters_.allocations_created);
 
     // Step 10: the success response, cached for retransmissions.

@@ -959,4 +959,94 @@ TEST_SUITE("turn.engine") {
         CHECK(t.feed(jumbo).size() == 1); // jumbo-frame payloads still pass
     }
 
+    TEST_CASE("datagrams in receive slots are relayed in place, byte for byte as when copied") {
+        Turn t;
+        Client c{t};
+        c.allocate();
+        REQUIRE(success(c.bind(0x4001, "203.0.113.5:9000")));
+        REQUIRE(success(c.permit("203.0.113.7:1")));
+        // A receive slot: headroom, payload, tail room (as the worker's recvmmsg slots).
+        constexpr std::size_t headroom = 64;
+        auto slot_with = [&](std::string_view payload) {
+            std::vector<std::byte> slot(headroom + payload.size() + 64, std::byte{0xEE});
+            std::memcpy(slot.data() + headroom, payload.data(), payload.size());
+            return slot;
+        };
+        auto in_slot = [&](std::vector<std::byte>& slot, std::size_t size) {
+            return turn::MutableDatagram{slot, headroom, size};
+        };
+        for (std::string_view payload : {"reply", "four", "x", ""}) {
+            CAPTURE(payload);
+            // Peer -> client over a channel: ChannelData written in front of the payload.
+            auto slot = slot_with(payload);
+            t.out.clear();
+            t.engine->on_peer_datagram(t.now, 0, addr("203.0.113.5:9000"),
+                                       in_slot(slot, payload.size()), t.out);
+            REQUIRE(t.out.entries().size() == 1);
+            auto in_place = t.out.bytes(t.out.entries()[0]);
+            CHECK(in_place.data() == slot.data() + headroom - 4); // no copy
+            const std::vector<std::byte> a(in_place.begin(), in_place.end());
+            t.out.clear();
+            t.engine->on_peer_datagram(t.now, 0, addr("203.0.113.5:9000"), bytes(payload), t.out);
+            REQUIRE(t.out.entries().size() == 1);
+            auto copied = t.out.bytes(t.out.entries()[0]);
+            CHECK(a == std::vector<std::byte>(copied.begin(), copied.end()));
+            auto cd = proto::parse_channel_data(a, false);
+            REQUIRE(cd);
+            CHECK(cd->channel == 0x4001);
+            CHECK(cd->payload.size() == payload.size());
+
+            // Peer -> client without a channel: a Data indication, padded in the tail room.
+            auto slot2 = slot_with(payload);
+            t.out.clear();
+            t.engine->on_peer_datagram(t.now, 0, addr("203.0.113.7:2"),
+                                       in_slot(slot2, payload.size()), t.out);
+            REQUIRE(t.out.entries().size() == 1);
+            auto ind_bytes = t.out.bytes(t.out.entries()[0]);
+            CHECK(ind_bytes.data() > slot2.data());
+            CHECK(ind_bytes.data() < slot2.data() + headroom);
+            auto ind = proto::MessageView::parse(ind_bytes);
+            REQUIRE(ind);
+            CHECK(ind->type() ==
+                  proto::make_type(proto::Method::data, proto::MessageClass::indication));
+            CHECK(*proto::decode_xor_address(*ind->find(AttrType::xor_peer_address),
+                                             ind->transaction_id()) == addr("203.0.113.7:2"));
+            auto data = ind->find(AttrType::data);
+            REQUIRE(data);
+            CHECK(std::string_view(reinterpret_cast<const char*>(data->value.data()),
+                                   data->value.size()) == payload);
+            CHECK(ind_bytes.size() % 4 == 0);
+            for (const std::byte* p = data->value.data() + payload.size();
+                 p != ind_bytes.data() + ind_bytes.size(); ++p)
+                CHECK(*p == std::byte{0}); // padding zeroed, not the slot's 0xEE
+        }
+
+        // Client -> peer: the ChannelData payload is sent from the slot.
+        std::vector<std::byte> slot(headroom + 4 + 5 + 64);
+        proto::write_channel_data_header(std::span<std::byte, 4>(slot.data() + headroom, 4), 0x4001,
+                                         5);
+        std::memcpy(slot.data() + headroom + 4, "media", 5);
+        t.out.clear();
+        turn::ClientContext from;
+        from.client = addr("192.0.2.50:40000");
+        t.engine->on_client_datagram(t.now, from, in_slot(slot, 9), t.out);
+        REQUIRE(t.out.entries().size() == 1);
+        CHECK(t.out.entries()[0].to == addr("203.0.113.5:9000"));
+        CHECK(t.out.bytes(t.out.entries()[0]).data() == slot.data() + headroom + 4);
+        CHECK(t.out.bytes(t.out.entries()[0]).size() == 5);
+    }
+
+    TEST_CASE("a peer datagram without room for its header in the slot is dropped and counted") {
+        Turn t;
+        Client c{t};
+        c.allocate();
+        REQUIRE(success(c.permit("203.0.113.7:1")));
+        std::vector<std::byte> slot(8 + 5 + 8);
+        t.out.clear();
+        t.engine->on_peer_datagram(t.now, 0, addr("203.0.113.7:2"),
+                                   turn::MutableDatagram{slot, 8, 5}, t.out);
+        CHECK(t.out.empty());
+        CHECK(value(t.counters.relay_dropped_oversize) == 1);
+    }
+
 } // TEST_SUITE
