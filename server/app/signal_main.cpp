@@ -32,6 +32,9 @@ Options:
   --max-connections-per-ip N  HTTP/WebSocket connections per client IP (default 32)
   --tls-cert FILE             serve https:// and wss:// with this certificate chain...
   --tls-key FILE              ...and this private key (both or neither)
+  --redis HOST:PORT           share the queue and rooms with other nodes through this Redis
+  --redis-prefix PREFIX       key and channel prefix in Redis (default traverse:signal:)
+  --redis-ttl DURATION        entries of a node that stops refreshing expire after this (30s)
   -h, --help                  show this help and exit
   -V, --version               show the version and exit
 
@@ -51,6 +54,8 @@ int main(int argc, char** argv) {
     signaling::ServerOptions options;
     std::string listen = "127.0.0.1:8080";
     std::string tls_cert, tls_key;
+    std::optional<std::string> redis_prefix;
+    std::optional<std::chrono::seconds> redis_ttl;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "-h" || arg == "--help") {
@@ -96,11 +101,30 @@ int main(int argc, char** argv) {
                 return usage_error("--max-connections-per-ip: expected 1..100000, got '" + value +
                                    "'");
             options.max_connections_per_ip = n;
+        } else if (arg == "--redis") {
+            auto redis = signaling::parse_redis_address(value);
+            if (!redis) return usage_error("--redis: expected HOST:PORT, got '" + value + "'");
+            options.redis = *redis;
+        } else if (arg == "--redis-prefix") {
+            if (value.empty()) return usage_error("--redis-prefix: empty");
+            redis_prefix = value;
+        } else if (arg == "--redis-ttl") {
+            auto ttl = config::parse_duration(value);
+            if (!ttl) return usage_error("--redis-ttl: " + ttl.error);
+            if (*ttl.value < std::chrono::seconds(3))
+                return usage_error("--redis-ttl: at least 3s");
+            redis_ttl = *ttl.value;
         } else if (arg == "--origin") {
             options.allowed_origins.push_back(value);
         } else {
             return usage_error("unknown option '" + std::string(arg) + "'");
         }
+    }
+    if ((redis_prefix || redis_ttl) && !options.redis)
+        return usage_error("--redis-prefix and --redis-ttl need --redis");
+    if (options.redis) {
+        if (redis_prefix) options.redis->prefix = *redis_prefix;
+        if (redis_ttl) options.redis->peer_ttl = *redis_ttl;
     }
     if (tls_cert.empty() != tls_key.empty())
         return usage_error("--tls-cert and --tls-key go together");
@@ -126,6 +150,11 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         std::fprintf(stderr, "traverse-signal: cannot listen on %s: %s\n", listen.c_str(),
                      e.what());
+        return 1;
+    }
+    if (auto error = server.start_cluster()) {
+        std::fprintf(stderr, "traverse-signal: redis %s:%u: %s\n", options.redis->host.c_str(),
+                     options.redis->port, error->c_str());
         return 1;
     }
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -12,6 +12,7 @@
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace traverse::signaling {
 
@@ -257,8 +258,66 @@ private:
 
 // ---- Server ---------------------------------------------------------------------------------
 
+namespace {
+
+std::string random_node_id() {
+    static constexpr char alphabet[] = "abcdefghijkmnopqrstuvwxyz23456789";
+    std::random_device rd;
+    std::string id = "n-";
+    for (int i = 0; i < 10; ++i)
+        id += alphabet[rd() % (sizeof alphabet - 1)];
+    return id;
+}
+
+} // namespace
+
 Server::Server(asio::io_context& io, ServerOptions options)
-    : io_(io), options_(std::move(options)), acceptor_(io), hub_(options_.hub) {}
+    : io_(io), options_(std::move(options)), acceptor_(io),
+      redis_store_(options_.redis
+                       ? std::make_unique<RedisRoomStore>(*options_.redis, random_node_id())
+                       : nullptr),
+      heartbeat_(io), hub_(options_.hub, 0, redis_store_.get(), options_.stats) {}
+
+std::optional<std::string> Server::start_cluster() {
+    if (!redis_store_) return std::nullopt;
+    if (auto error = redis_store_->check()) return error;
+    subscriber_ = std::make_shared<RedisSubscriber>(
+        io_, *options_.redis,
+        [this](const PeerId& peer, const std::string& payload) { on_remote(peer, payload); });
+    subscriber_->start();
+    schedule_heartbeat();
+    return std::nullopt;
+}
+
+void Server::schedule_heartbeat() {
+    heartbeat_.expires_after(std::max<std::chrono::milliseconds>(options_.redis->peer_ttl / 3,
+                                                                 std::chrono::milliseconds(200)));
+    heartbeat_.async_wait([this](beast::error_code ec) {
+        if (ec) return;
+        std::vector<std::pair<PeerId, std::string>> peers;
+        for (const auto& [id, weak] : sessions_)
+            peers.emplace_back(id, hub_.room_of(id).value_or(""));
+        redis_store_->heartbeat(peers);
+        schedule_heartbeat();
+    });
+}
+
+void Server::on_remote(const PeerId& peer, const std::string& payload) {
+    // Payload: "<room the peer was matched into, or empty>\n<frame>" (see deliver()).
+    const auto nl = payload.find('\n');
+    if (nl == std::string::npos) return;
+    const std::string room = payload.substr(0, nl);
+    if (!room.empty()) {
+        Outbox out;
+        const bool adopted = hub_.adopt_room(Clock::now(), peer, room, out);
+        deliver(out);
+        if (!adopted) return;
+    }
+    auto it = sessions_.find(peer);
+    if (it == sessions_.end()) return;
+    if (auto s = it->second.lock())
+        s->send(std::make_shared<const std::string>(payload.substr(nl + 1)));
+}
 
 Server::~Server() = default;
 
@@ -274,6 +333,8 @@ tcp::endpoint Server::listen(const tcp::endpoint& at) {
 void Server::stop() {
     beast::error_code ignored;
     acceptor_.close(ignored);
+    heartbeat_.cancel();
+    if (subscriber_) subscriber_->stop();
     for (auto& [id, weak] : sessions_)
         if (auto s = weak.lock()) s->close(websocket::close_code::going_away);
 }
@@ -334,6 +395,11 @@ void Server::on_open(const std::shared_ptr<Session>& session) {
     PeerId id = hub_.connect(Clock::now());
     session->set_id(id);
     sessions_[id] = session;
+    if (redis_store_) {
+        // Alive (for matching on other nodes) and reachable (frames published to its channel).
+        redis_store_->add_peer(id);
+        if (subscriber_) subscriber_->subscribe(id);
+    }
     json welcome{{"type", "welcome"},
                  {"id", id},
                  {"iceServers", ice_servers(options_.ice, id)},
@@ -353,14 +419,22 @@ void Server::on_close(Session& session) {
     Outbox out;
     hub_.disconnect(session.id(), out);
     sessions_.erase(session.id());
+    if (redis_store_) {
+        if (subscriber_) subscriber_->unsubscribe(session.id());
+        redis_store_->remove_peer(session.id());
+    }
     deliver(out);
 }
 
 void Server::deliver(Outbox& out) {
     for (auto& o : out) {
         auto it = sessions_.find(o.to);
-        if (it == sessions_.end()) continue;
-        if (auto s = it->second.lock()) s->send(std::move(o.frame));
+        if (it != sessions_.end()) {
+            if (auto s = it->second.lock()) s->send(std::move(o.frame));
+            continue;
+        }
+        // Not ours: with Redis, publish to the node that holds the peer.
+        if (redis_store_) redis_store_->publish(o.to, o.matched_room + "\n" + *o.frame);
     }
 }
 

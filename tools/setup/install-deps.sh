@@ -14,6 +14,8 @@ if [ "${1:-build}" = "test" ]; then
     want+=(coturn stun-client python3 python3-aioice python3-websocket iproute2 procps chromium)
     # promtool and prometheus: the monitoring tests check the rules and scrape a live server.
     want+=(prometheus)
+    # redis-server: traverse-signal's scale-out tests run two nodes on a real Redis.
+    want+=(redis-server)
     # Node.js and npm drive Chromium for tests/interop/webrtc. The machines ship NodeSource's
     # nodejs (with npm); Debian's npm would pull Debian's older nodejs, so only as a fallback.
     command -v node >/dev/null 2>&1 || want+=(nodejs)
