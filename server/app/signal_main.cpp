@@ -3,6 +3,7 @@
 #include "config/load.hpp"
 #include "server/net/tls.hpp"
 #include "server/signaling/server.hpp"
+#include "server/signaling/token.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -17,6 +18,7 @@ namespace {
 using namespace traverse;
 
 constexpr const char* usage_text = R"(Usage: traverse-signal [OPTIONS]
+       traverse-signal token --secret-file FILE --user USER [--ttl DURATION]
 
 Traverse signaling relay: WebSocket at /ws (protocol: docs/signaling.md), GET /ice, GET /healthz.
 
@@ -32,11 +34,16 @@ Options:
   --max-connections-per-ip N  HTTP/WebSocket connections per client IP (default 32)
   --tls-cert FILE             serve https:// and wss:// with this certificate chain...
   --tls-key FILE              ...and this private key (both or neither)
+  --token-secret-file FILE    require a bearer token (HMAC-SHA256 with this secret) on /ws
+  --idle-timeout DURATION     close a WebSocket silent this long; ping after half (default 60s)
   --redis HOST:PORT           share the queue and rooms with other nodes through this Redis
   --redis-prefix PREFIX       key and channel prefix in Redis (default traverse:signal:)
   --redis-ttl DURATION        entries of a node that stops refreshing expire after this (30s)
   -h, --help                  show this help and exit
   -V, --version               show the version and exit
+
+`token` prints a bearer token for USER valid for DURATION (default 1h), signed with the
+secret in FILE (first line); clients pass it as /ws?token=... or Authorization: Bearer ....
 
 Once listening it prints "listening ws <address>" and "ready" on standard output.
 SIGINT and SIGTERM stop it.
@@ -47,9 +54,51 @@ int usage_error(const std::string& what) {
     return 2;
 }
 
+std::optional<std::string> read_secret(const std::string& path) {
+    std::ifstream in(path);
+    std::string secret;
+    if (!in || !std::getline(in, secret) || secret.empty()) return std::nullopt;
+    return secret;
+}
+
+/// `traverse-signal token ...`: mints a bearer token.
+int token_command(int argc, char** argv) {
+    std::string secret_file, user;
+    std::chrono::seconds ttl{3600};
+    for (int i = 2; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (i + 1 >= argc) return usage_error("token: " + std::string(arg) + " needs a value");
+        std::string value = argv[++i];
+        if (arg == "--secret-file") {
+            secret_file = value;
+        } else if (arg == "--user") {
+            user = value;
+        } else if (arg == "--ttl") {
+            auto parsed = config::parse_duration(value);
+            if (!parsed) return usage_error("token --ttl: " + parsed.error);
+            ttl = *parsed.value;
+        } else {
+            return usage_error("token: unknown option '" + std::string(arg) + "'");
+        }
+    }
+    if (secret_file.empty() || user.empty())
+        return usage_error("token needs --secret-file and --user");
+    if (!signaling::valid_token_user(user))
+        return usage_error("token --user: 1..128 printable characters without ':' or spaces");
+    auto secret = read_secret(secret_file);
+    if (!secret)
+        return usage_error("token --secret-file: cannot read a secret from " + secret_file);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    std::printf("%s\n", signaling::mint_token(*secret, user, now + ttl.count()).c_str());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+    if (argc >= 2 && std::string_view(argv[1]) == "token") return token_command(argc, argv);
     std::signal(SIGPIPE, SIG_IGN);
     signaling::ServerOptions options;
     std::string listen = "127.0.0.1:8080";
@@ -101,6 +150,16 @@ int main(int argc, char** argv) {
                 return usage_error("--max-connections-per-ip: expected 1..100000, got '" + value +
                                    "'");
             options.max_connections_per_ip = n;
+        } else if (arg == "--token-secret-file") {
+            auto secret = read_secret(value);
+            if (!secret)
+                return usage_error("--token-secret-file: cannot read a secret from " + value);
+            options.token_secret = *secret;
+        } else if (arg == "--idle-timeout") {
+            auto idle = config::parse_duration(value);
+            if (!idle) return usage_error("--idle-timeout: " + idle.error);
+            if (idle.value->count() < 2) return usage_error("--idle-timeout: at least 2s");
+            options.idle_timeout = *idle.value;
         } else if (arg == "--redis") {
             auto redis = signaling::parse_redis_address(value);
             if (!redis) return usage_error("--redis: expected HOST:PORT, got '" + value + "'");

@@ -4,6 +4,7 @@
 #include "server/signaling/server.hpp"
 
 #include "server/signaling/demo_page.hpp"
+#include "server/signaling/token.hpp"
 #include "server/signaling/turn_credentials.hpp"
 
 #include <boost/beast/core.hpp>
@@ -68,7 +69,11 @@ public:
         : ws_(std::move(stream)), server_(server), ticket_(std::move(ticket)) {}
 
     void run(http::request<http::string_body> request) {
-        ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        // Beast pings a silent peer after half the idle timeout and closes it at the timeout.
+        auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+        timeouts.idle_timeout = server_.options().idle_timeout;
+        timeouts.keep_alive_pings = true;
+        ws_.set_option(timeouts);
         // Frames a little above the hub's limit are read so the hub can answer "too-large";
         // far larger ones end the connection.
         ws_.read_message_max(server_.options().hub.max_frame_bytes * 2);
@@ -84,6 +89,7 @@ public:
         if (queue_.size() >= server_.options().max_queued_frames ||
             queued_bytes_ + frame->size() > server_.options().max_queued_bytes) {
             // A reader this slow would make us buffer without bound: cut it off (1013).
+            if (auto* st = server_.stats()) st->drop(stats::SignalDrop::slow_reader);
             close(websocket::close_code::try_again_later);
             return;
         }
@@ -191,24 +197,48 @@ private:
     void on_read(beast::error_code ec) {
         if (ec) return; // closed, timed out or malformed: drop the connection
         auto request = parser_->release();
+        // The path without its query string ("/?auto=queue" is the demo page).
+        const auto target = request.target();
+        const std::string_view path(target.data(), target.find('?') == std::string_view::npos
+                                                       ? target.size()
+                                                       : target.find('?'));
         if (websocket::is_upgrade(request)) {
             auto origin = request[http::field::origin];
-            if (request.target() != "/ws" ||
-                !server_.origin_allowed(std::string_view(origin.data(), origin.size()))) {
-                respond(request, http::status::forbidden, "text/plain",
-                        "WebSocket upgrade refused: wrong path or Origin not allowed\n");
+            if (path != "/ws") {
+                respond(request, http::status::not_found, "text/plain",
+                        "WebSocket upgrade refused: the WebSocket endpoint is /ws\n");
                 return;
+            }
+            if (!server_.origin_allowed(std::string_view(origin.data(), origin.size()))) {
+                if (auto* st = server_.stats()) st->bump(st->refused_origin);
+                respond(request, http::status::forbidden, "text/plain",
+                        "WebSocket upgrade refused: Origin not allowed\n");
+                return;
+            }
+            if (const auto& secret = server_.options().token_secret; !secret.empty()) {
+                auto auth = request[http::field::authorization];
+                const std::string token =
+                    token_from_request(std::string_view(target.data(), target.size()),
+                                       std::string_view(auth.data(), auth.size()));
+                const TokenCheck check =
+                    token.empty() ? TokenCheck{false,
+                                               {},
+                                               "a bearer token is required (?token=... or "
+                                               "Authorization: Bearer ...)"}
+                                  : verify_token(secret, token, unix_now());
+                if (!check.ok) {
+                    if (auto* st = server_.stats()) st->bump(st->refused_unauthorized);
+                    respond(request, http::status::unauthorized, "text/plain",
+                            "WebSocket upgrade refused: " + check.reason + "\n",
+                            "Bearer realm=\"traverse-signal\", error=\"invalid_token\"");
+                    return;
+                }
             }
             beast::get_lowest_layer(stream_).expires_never();
             std::make_shared<WsSessionT<Stream>>(std::move(stream_), server_, ticket_)
                 ->run(std::move(request));
             return;
         }
-        // The path without its query string ("/?auto=queue" is the demo page).
-        const auto target = request.target();
-        const std::string_view path(target.data(), target.find('?') == std::string_view::npos
-                                                       ? target.size()
-                                                       : target.find('?'));
         if (request.method() != http::verb::get) {
             respond(request, http::status::method_not_allowed, "text/plain", "GET only\n");
         } else if (path == "/" || path == "/index.html") {
@@ -225,10 +255,12 @@ private:
     }
 
     void respond(const http::request<http::string_body>& request, http::status status,
-                 std::string_view type, std::string body) {
+                 std::string_view type, std::string body, std::string_view www_authenticate = {}) {
         auto response =
             std::make_shared<http::response<http::string_body>>(status, request.version());
         response->set(http::field::server, "traverse-signal");
+        if (!www_authenticate.empty())
+            response->set(http::field::www_authenticate, www_authenticate);
         response->set(http::field::content_type, type);
         response->set(http::field::cache_control, "no-store");
         response->keep_alive(request.keep_alive());

@@ -40,6 +40,10 @@ struct ServerOptions {
     std::shared_ptr<boost::asio::ssl::context> tls;
     /// Share the queue and rooms with other nodes through this Redis; unset keeps them here.
     std::optional<RedisOptions> redis;
+    /// Bearer-token secret (docs/signaling.md, server/signaling/token.hpp); empty: no token.
+    std::string token_secret;
+    /// A WebSocket silent this long is closed; the server pings after half of it.
+    std::chrono::seconds idle_timeout{60};
     /// Metrics sink (optional; must outlive the server).
     stats::SignalCounters* stats = nullptr;
 };
