@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Composition root of `traverse-signal`: options, the WebSocket server, signals.
 #include "config/load.hpp"
+#include "monitoring/signal_exporter.hpp"
 #include "server/net/tls.hpp"
 #include "server/signaling/server.hpp"
 #include "server/signaling/token.hpp"
@@ -36,6 +37,7 @@ Options:
   --tls-key FILE              ...and this private key (both or neither)
   --token-secret-file FILE    require a bearer token (HMAC-SHA256 with this secret) on /ws
   --idle-timeout DURATION     close a WebSocket silent this long; ping after half (default 60s)
+  --metrics IP:PORT           serve Prometheus metrics at http://IP:PORT/metrics (port 0 = any)
   --redis HOST:PORT           share the queue and rooms with other nodes through this Redis
   --redis-prefix PREFIX       key and channel prefix in Redis (default traverse:signal:)
   --redis-ttl DURATION        entries of a node that stops refreshing expire after this (30s)
@@ -104,6 +106,7 @@ int main(int argc, char** argv) {
     std::string listen = "127.0.0.1:8080";
     std::string tls_cert, tls_key;
     std::optional<std::string> redis_prefix;
+    std::string metrics_listen;
     std::optional<std::chrono::seconds> redis_ttl;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -160,6 +163,10 @@ int main(int argc, char** argv) {
             if (!idle) return usage_error("--idle-timeout: " + idle.error);
             if (idle.value->count() < 2) return usage_error("--idle-timeout: at least 2s");
             options.idle_timeout = *idle.value;
+        } else if (arg == "--metrics") {
+            auto metrics = config::parse_listen_spec("tcp://" + value);
+            if (!metrics) return usage_error("--metrics: " + metrics.error);
+            metrics_listen = value;
         } else if (arg == "--redis") {
             auto redis = signaling::parse_redis_address(value);
             if (!redis) return usage_error("--redis: expected HOST:PORT, got '" + value + "'");
@@ -201,6 +208,18 @@ int main(int argc, char** argv) {
     auto address = boost::asio::ip::make_address(spec.value->address, ec);
     if (ec) return usage_error("--listen: bad address " + spec.value->address);
 
+    // The counters outlive the server (which writes them) and the exporter (which reads them).
+    stats::SignalCounters counters;
+    options.stats = &counters;
+    std::unique_ptr<monitoring::SignalMetricsServer> metrics;
+    if (!metrics_listen.empty()) {
+        std::string error;
+        metrics = monitoring::SignalMetricsServer::start(metrics_listen, counters, error);
+        if (!metrics) {
+            std::fprintf(stderr, "traverse-signal: metrics: %s\n", error.c_str());
+            return 1;
+        }
+    }
     boost::asio::io_context io(1);
     signaling::Server server(io, options);
     boost::asio::ip::tcp::endpoint bound;
@@ -223,8 +242,9 @@ int main(int argc, char** argv) {
     });
     const std::string shown = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
                                                       : bound.address().to_string();
-    std::printf("listening %s %s:%u\nready\n", options.tls ? "wss" : "ws", shown.c_str(),
-                bound.port());
+    std::printf("listening %s %s:%u\n", options.tls ? "wss" : "ws", shown.c_str(), bound.port());
+    if (metrics) std::printf("listening metrics %s\n", metrics->bound_address().c_str());
+    std::printf("ready\n");
     std::fflush(stdout);
     io.run();
     return 0;

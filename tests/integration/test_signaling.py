@@ -10,6 +10,7 @@ import hmac
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -54,7 +55,12 @@ class SignalServer:
             raise AssertionError(f"unexpected first line from traverse-signal: {line!r}")
         self.port = int(m.group(1))
         self.tls = line.startswith("listening wss ")
-        assert self.proc.stdout.readline().strip() == "ready"
+        self.metrics_port = None
+        line = self.proc.stdout.readline().strip()
+        if line.startswith("listening metrics "):
+            self.metrics_port = int(line.rsplit(":", 1)[1])
+            line = self.proc.stdout.readline().strip()
+        assert line == "ready", line
 
     def url(self, path: str) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
@@ -385,6 +391,146 @@ class IdleTimeout(unittest.TestCase):
             ws.close()
         finally:
             self.assertEqual(sig.stop(), 0)
+
+
+def scrape(port: int) -> dict:
+    """Prometheus text exposition -> {'name{labels}': value} (labels as written)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+class SignalMetrics(unittest.TestCase):
+    """--metrics: the traverse_signal_* families move by the right amounts under real traffic."""
+
+    def test_counters_follow_websocket_traffic(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            secret = os.path.join(tmp, "token-secret")
+            with open(secret, "w", encoding="utf-8") as f:
+                f.write("metrics-secret\n")
+            sig = SignalServer("--metrics", "127.0.0.1:0", "--token-secret-file", secret,
+                               "--origin", "https://app.example")
+            try:
+                self.run_traffic(sig)
+            finally:
+                self.assertEqual(sig.stop(), 0)
+
+    def run_traffic(self, sig):
+        self.assertIsNotNone(sig.metrics_port)
+        m0 = scrape(sig.metrics_port)
+        for name in ("traverse_signal_users_connected", "traverse_signal_queue_waiting",
+                     "traverse_signal_rooms_active", "traverse_signal_frames_relayed_total",
+                     "traverse_signal_matches_total"):
+            self.assertEqual(m0[name], 0, name)
+        self.assertEqual(m0['traverse_signal_frames_dropped_total{reason="bad_json"}'], 0)
+        token = python_token("metrics-secret", "u", int(time.time()) + 60)
+        origin = "https://app.example"
+
+        def connect():
+            ws = websocket.create_connection(f"ws://127.0.0.1:{sig.port}/ws?token={token}",
+                                             timeout=2, origin=origin)
+            self.addCleanup(ws.close)
+            return ws, json.loads(ws.recv())["id"]
+
+        a, aid = connect()
+        b, bid = connect()
+        say(a, type="queue")
+        hear(a)
+        m = scrape(sig.metrics_port)
+        self.assertEqual(m["traverse_signal_users_connected"], 2)
+        self.assertEqual(m["traverse_signal_queue_waiting"], 1)
+        time.sleep(0.6)  # a waits > 0.5 s: its time to match lands in the (0.5, 1] bucket
+        say(b, type="queue")
+        hear(a), hear(b)
+        for _ in range(3):
+            say(a, type="candidate", to=bid, candidate={"candidate": "c"})
+            hear(b)
+        say(b, type="answer", to=aid, sdp="v=0")
+        hear(a)
+        a.send("{oops")
+        say(a, type="nope")
+        say(a, type="offer", to="p-nobody", sdp="x")
+        c, cid = connect()
+        say(c, type="offer", to=aid, sdp="x")
+        say(c, type="join", room="bad room")
+        say(c, type="join", room="r1")
+        errors = [hear(a)["code"] for _ in range(3)] + [hear(c)["code"] for _ in range(2)]
+        self.assertEqual(hear(c)["type"], "joined")
+        self.assertEqual(errors, ["bad-json", "unknown-type", "unknown-peer", "not-in-room",
+                                  "bad-room"])
+        d, did = connect()
+        say(d, type="join", room="r1")
+        hear(d)
+        e, eid = connect()
+        say(e, type="join", room="r1")
+        self.assertEqual(hear(e)["code"], "room-full")
+        # Refused upgrades: no token, and a foreign Origin.
+        with self.assertRaises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(f"ws://127.0.0.1:{sig.port}/ws", timeout=2, origin=origin)
+        with self.assertRaises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(f"ws://127.0.0.1:{sig.port}/ws?token={token}",
+                                        timeout=2, origin="https://evil.example")
+        m = scrape(sig.metrics_port)
+        self.assertEqual(m["traverse_signal_users_connected"], 5)
+        self.assertEqual(m["traverse_signal_queue_waiting"], 0)
+        self.assertEqual(m["traverse_signal_rooms_active"], 2)
+        self.assertEqual(m["traverse_signal_matches_total"], 2)
+        self.assertEqual(m["traverse_signal_frames_relayed_total"], 4)
+        self.assertEqual(m['traverse_signal_time_to_match_seconds_bucket{le="0.1"}'], 1)
+        self.assertEqual(m['traverse_signal_time_to_match_seconds_bucket{le="0.5"}'], 1)
+        self.assertEqual(m['traverse_signal_time_to_match_seconds_bucket{le="1"}'], 2)
+        self.assertEqual(m['traverse_signal_time_to_match_seconds_bucket{le="+Inf"}'], 2)
+        self.assertEqual(m["traverse_signal_time_to_match_seconds_count"], 2)
+        self.assertGreater(m["traverse_signal_time_to_match_seconds_sum"], 0.55)
+        self.assertLess(m["traverse_signal_time_to_match_seconds_sum"], 1.0)
+        dropped = {r: m[f'traverse_signal_frames_dropped_total{{reason="{r}"}}']
+                   for r in ("bad_json", "unknown_type", "unknown_peer", "not_in_room",
+                             "bad_room", "room_full", "too_large", "rate_limited",
+                             "slow_reader")}
+        self.assertEqual(dropped, {"bad_json": 1, "unknown_type": 1, "unknown_peer": 1,
+                                   "not_in_room": 1, "bad_room": 1, "room_full": 1,
+                                   "too_large": 0, "rate_limited": 0, "slow_reader": 0})
+        self.assertEqual(m['traverse_signal_connections_refused_total{reason="unauthorized"}'], 1)
+        self.assertEqual(m['traverse_signal_connections_refused_total{reason="origin"}'], 1)
+        # too large and rate limited
+        e.send(json.dumps({"type": "offer", "to": "x", "sdp": "y" * (70 * 1024)}))
+        self.assertEqual(hear(e)["code"], "too-large")
+        codes = []
+        for _ in range(45):  # the bucket holds 40; e has used 2
+            say(e, type="leave")
+        for _ in range(45):
+            codes.append(hear(e).get("code"))
+        limited = codes.count("rate-limited")
+        self.assertGreater(limited, 0)
+        m = scrape(sig.metrics_port)
+        self.assertEqual(m['traverse_signal_frames_dropped_total{reason="too_large"}'], 1)
+        self.assertEqual(m['traverse_signal_frames_dropped_total{reason="rate_limited"}'],
+                         limited)
+        self.assertEqual(m['traverse_signal_frames_dropped_total{reason="not_in_room"}'],
+                         1 + codes.count("not-in-room"))
+        # Disconnects bring the gauges down.
+        for ws in (a, b, c, d, e):
+            ws.close()
+        deadline = time.monotonic() + 3
+        while scrape(sig.metrics_port)["traverse_signal_users_connected"] and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        m = scrape(sig.metrics_port)
+        self.assertEqual(m["traverse_signal_users_connected"], 0)
+        self.assertEqual(m["traverse_signal_rooms_active"], 0)
+        promtool = shutil.which("promtool")
+        if promtool:  # Prometheus' own linter accepts the exposition
+            with urllib.request.urlopen(f"http://127.0.0.1:{sig.metrics_port}/metrics",
+                                        timeout=2) as r:
+                text = r.read()
+            check = subprocess.run([promtool, "check", "metrics"], input=text,
+                                   capture_output=True, timeout=20)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
 class SignalCommandLine(unittest.TestCase):
