@@ -253,7 +253,9 @@ RoomStore::QueueResult RedisRoomStore::queue_or_match(const PeerId& peer, const 
     if (v->elements[0].text == "matched") {
         result.partner = v->elements[1].text;
     } else {
-        result.position = std::stoul(v->elements[1].text);
+        const std::string& text = v->elements[1].text;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), result.position);
+        if (ec != std::errc{} || end != text.data() + text.size()) result.unavailable = true;
     }
     return result;
 }

@@ -459,6 +459,7 @@ void Server::on_close(Session& session) {
 }
 
 void Server::deliver(Outbox& out) {
+    std::vector<Outgoing> gone; // matched partners that are connected nowhere
     for (auto& o : out) {
         auto it = sessions_.find(o.to);
         if (it != sessions_.end()) {
@@ -466,7 +467,16 @@ void Server::deliver(Outbox& out) {
             continue;
         }
         // Not ours: with Redis, publish to the node that holds the peer.
-        if (redis_store_) redis_store_->publish(o.to, o.matched_room + "\n" + *o.frame);
+        if (!redis_store_) continue;
+        const auto receivers = redis_store_->publish(o.to, o.matched_room + "\n" + *o.frame);
+        if (receivers == 0 && !o.matched_room.empty()) gone.push_back(std::move(o));
+    }
+    // A partner popped from the queue left its node before the match reached it: take it out
+    // of the new room again, which tells our user peer-left (after its "matched").
+    for (const auto& o : gone) {
+        Outbox left;
+        hub_.adopt_room(Clock::now(), o.to, o.matched_room, left);
+        deliver(left);
     }
 }
 

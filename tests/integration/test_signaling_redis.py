@@ -155,6 +155,21 @@ class TwoNodes(unittest.TestCase):
         self.assertEqual(hear(z), {"type": "joined", "room": "standup", "peers": [yid]})
         self.assertEqual(hear(y), {"type": "peer-joined", "room": "standup", "peer": zid})
 
+    def test_a_partner_gone_before_the_match_reaches_it_is_reported_left(self):
+        # A waiting entry whose peer is still marked alive but subscribed nowhere: the window in
+        # which a user disconnects while another node pops it from the queue.
+        self.redis.command("SET", "traverse:signal:peer:p-ghost", "n-gone", "EX", "30")
+        self.redis.command("RPUSH", "traverse:signal:queue", "p-ghost")
+        y, yid = self.connect(self.b)
+        say(y, type="queue")
+        m = hear(y)
+        self.assertEqual((m["type"], m["peer"], m["initiator"]), ("matched", "p-ghost", False))
+        self.assertEqual(hear(y), {"type": "peer-left", "room": m["room"], "peer": "p-ghost"})
+        self.assertEqual(self.redis.command("EXISTS", "traverse:signal:room:" + m["room"]), 1)
+        say(y, type="next")  # y is alone in the room; next closes it and queues y
+        self.assertEqual(hear(y), {"type": "queued", "position": 1})
+        self.assertEqual(self.redis.command("EXISTS", "traverse:signal:room:" + m["room"]), 0)
+
     def test_entries_of_a_dead_node_expire(self):
         x, xid = self.connect(self.a)
         say(x, type="queue")
