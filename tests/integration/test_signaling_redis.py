@@ -64,8 +64,9 @@ class RedisServer:
         raise AssertionError(f"redis error: {data!r}")
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=5)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
         self.tmp.cleanup()
 
 
@@ -170,6 +171,21 @@ class TwoNodes(unittest.TestCase):
         self.assertEqual(hear(y), {"type": "queued", "position": 1})
         self.assertEqual(self.redis.command("EXISTS", "traverse:signal:room:" + m["room"]), 0)
 
+    def test_redis_going_away_answers_unavailable_and_keeps_the_connection(self):
+        x, xid = self.connect(self.a)
+        say(x, type="join", room="r")
+        self.assertEqual(hear(x)["type"], "joined")
+        self.redis.proc.kill()
+        self.redis.proc.wait()
+        started = time.monotonic()
+        say(x, type="queue")  # leaving "r" needs Redis
+        error = hear(x)
+        self.assertEqual(error["type"], "error")
+        self.assertEqual(error["code"], "unavailable")
+        self.assertLess(time.monotonic() - started, 1.9)
+        say(x, type="dance")  # the connection is still served
+        self.assertEqual(hear(x)["code"], "unknown-type")
+
     def test_entries_of_a_dead_node_expire(self):
         x, xid = self.connect(self.a)
         say(x, type="queue")
@@ -216,6 +232,10 @@ class RedisCommandLine(unittest.TestCase):
         r = subprocess.run([signal_binary(), "--redis-ttl", "10s"],
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 2)
+        r = subprocess.run([signal_binary(), "--metrics", "nowhere"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--metrics", r.stderr)
 
 
 if __name__ == "__main__":
