@@ -81,15 +81,19 @@ void Hub::send_error(Outbox& out, const PeerId& to, std::string_view code,
     send(out, to, error_frame(code, message));
 }
 
-std::size_t Hub::waiting() const noexcept {
-    return static_cast<std::size_t>(
-        std::count_if(users_.begin(), users_.end(), [](const auto& u) { return u.second.queued; }));
+void Hub::set_queued(User& user, bool queued) {
+    if (user.queued == queued) return;
+    user.queued = queued;
+    if (queued)
+        ++waiting_;
+    else
+        --waiting_;
 }
 
 void Hub::update_gauges() {
     if (!stats_) return;
     stats_->set(stats_->users, static_cast<std::int64_t>(users_.size()));
-    stats_->set(stats_->waiting, static_cast<std::int64_t>(waiting()));
+    stats_->set(stats_->waiting, static_cast<std::int64_t>(waiting_));
     stats_->set(stats_->rooms, static_cast<std::int64_t>(local_rooms_.size()));
 }
 
@@ -121,6 +125,7 @@ void Hub::disconnect(const PeerId& peer, Outbox& out) {
     dequeue(peer, it->second);
     leave_room(peer, it->second, out);
     set_room(it->second, {});
+    set_queued(it->second, false);
     users_.erase(it);
     update_gauges();
 }
@@ -186,7 +191,7 @@ void Hub::on_message(Time now, const PeerId& peer, std::string_view frame, Outbo
 bool Hub::dequeue(const PeerId& peer, User& user) {
     if (!user.queued) return true;
     if (!store_->dequeue(peer)) return false;
-    user.queued = false;
+    set_queued(user, false);
     return true;
 }
 
@@ -225,7 +230,7 @@ void Hub::handle_queue(Time now, const PeerId& peer, User& user, Outbox& out) {
         return;
     }
     if (!result.partner) {
-        user.queued = true;
+        set_queued(user, true);
         user.queued_at = now;
         send(out, peer, dump(json{{"type", "queued"}, {"position", result.position}}));
         return;
@@ -238,7 +243,7 @@ void Hub::handle_queue(Time now, const PeerId& peer, User& user, Outbox& out) {
     auto other_it = users_.find(other);
     if (other_it != users_.end()) {
         // The partner is ours: update it here.
-        other_it->second.queued = false;
+        set_queued(other_it->second, false);
         set_room(other_it->second, room_id);
         if (stats_) stats_->observe_match(now - other_it->second.queued_at);
         out.push_back(Outgoing{other, matched_other, {}});
@@ -258,7 +263,7 @@ bool Hub::adopt_room(Time now, const PeerId& peer, const std::string& room, Outb
         return false;
     }
     User& user = it->second;
-    user.queued = false;
+    set_queued(user, false);
     set_room(user, room);
     if (stats_) stats_->observe_match(now - user.queued_at);
     update_gauges();

@@ -84,7 +84,7 @@ public:
     /// Users connected to this hub.
     std::size_t users() const noexcept { return users_.size(); }
     /// Users of this hub waiting in the queue.
-    std::size_t waiting() const noexcept;
+    std::size_t waiting() const noexcept { return waiting_; }
     /// Rooms with at least one member connected to this hub.
     std::size_t rooms() const noexcept { return local_rooms_.size(); }
     /// The room `peer` is in, if any.
@@ -112,6 +112,7 @@ private:
                    const std::vector<PeerId>& remaining, Outbox& out);
     bool dequeue(const PeerId& peer, User& user);
     void set_room(User& user, std::string room);
+    void set_queued(User& user, bool queued);
     void update_gauges();
     void send(Outbox& out, const PeerId& to, std::string frame);
     void send_error(Outbox& out, const PeerId& to, std::string_view code, std::string_view message);
@@ -124,6 +125,7 @@ private:
     stats::SignalCounters* stats_;
     std::unordered_map<PeerId, User> users_;
     std::unordered_map<std::string, std::size_t> local_rooms_; ///< room -> members of this hub
+    std::size_t waiting_ = 0;                                  ///< users with queued == true
 };
 
 } // namespace traverse::signaling
