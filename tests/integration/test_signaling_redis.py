@@ -136,6 +136,28 @@ class TwoNodes(unittest.TestCase):
         y.close()
         self.assertEqual(hear(x), {"type": "peer-left", "room": mx2["room"], "peer": yid})
 
+    def test_concurrent_queueing_on_both_nodes_pairs_everyone_exactly_once(self):
+        users = [self.connect(self.a if i % 2 else self.b) for i in range(20)]
+        for ws, _ in users:  # as close together as one thread gets
+            say(ws, type="queue")
+        partner, rooms = {}, {}
+        for ws, uid in users:
+            m = hear(ws)
+            if m["type"] == "queued":  # matched later, when someone queued after it
+                m = hear(ws)
+            self.assertEqual(m["type"], "matched")
+            partner[uid] = m["peer"]
+            rooms.setdefault(m["room"], set()).add(uid)
+        self.assertEqual(len(rooms), 10)
+        for uid, other in partner.items():
+            self.assertEqual(partner[other], uid)  # symmetric: nobody was popped twice
+        for room, members in rooms.items():
+            self.assertEqual(len(members), 2)
+            self.assertEqual(
+                set(self.redis.command("LRANGE", "traverse:signal:room:" + room, "0", "-1")),
+                members)
+        self.assertEqual(self.redis.command("LLEN", "traverse:signal:queue"), 0)
+
     def test_named_rooms_span_nodes_with_capacity(self):
         x, xid = self.connect(self.a)
         y, yid = self.connect(self.b)
