@@ -57,10 +57,16 @@ std::string dump(const json& j) {
 
 } // namespace
 
-Hub::Hub(HubOptions options, std::uint64_t random_seed) : options_(options) {
+Hub::Hub(HubOptions options, std::uint64_t random_seed, RoomStore* store,
+         stats::SignalCounters* stats)
+    : options_(options), store_(store), stats_(stats) {
     if (random_seed == 0)
         random_seed = std::random_device{}() * 0x9E3779B97F4A7C15ull ^ std::random_device{}();
     random_.seed(random_seed);
+    if (!store_) {
+        own_store_ = std::make_unique<MemoryRoomStore>();
+        store_ = own_store_.get();
+    }
 }
 
 std::string Hub::new_id(std::string_view prefix) {
@@ -76,12 +82,58 @@ std::string Hub::error_frame(std::string_view code, std::string_view message) {
 }
 
 void Hub::send(Outbox& out, const PeerId& to, std::string frame) {
-    out.push_back(Outgoing{to, std::make_shared<const std::string>(std::move(frame))});
+    out.push_back(Outgoing{to, std::make_shared<const std::string>(std::move(frame)), {}});
 }
+
+namespace {
+
+std::optional<stats::SignalDrop> drop_reason(std::string_view code) {
+    using stats::SignalDrop;
+    if (code == errors::bad_json) return SignalDrop::bad_json;
+    if (code == errors::bad_message) return SignalDrop::bad_message;
+    if (code == errors::unknown_type) return SignalDrop::unknown_type;
+    if (code == errors::too_large) return SignalDrop::too_large;
+    if (code == errors::rate_limited) return SignalDrop::rate_limited;
+    if (code == errors::not_in_room) return SignalDrop::not_in_room;
+    if (code == errors::unknown_peer) return SignalDrop::unknown_peer;
+    if (code == errors::room_full) return SignalDrop::room_full;
+    if (code == errors::bad_room) return SignalDrop::bad_room;
+    if (code == errors::unavailable) return SignalDrop::unavailable;
+    return std::nullopt;
+}
+
+} // namespace
 
 void Hub::send_error(Outbox& out, const PeerId& to, std::string_view code,
                      std::string_view message) {
+    if (stats_)
+        if (auto reason = drop_reason(code)) stats_->drop(*reason);
     send(out, to, error_frame(code, message));
+}
+
+void Hub::set_queued(User& user, bool queued) {
+    if (user.queued == queued) return;
+    user.queued = queued;
+    if (queued)
+        ++waiting_;
+    else
+        --waiting_;
+}
+
+void Hub::update_gauges() {
+    if (!stats_) return;
+    stats_->set(stats_->users, static_cast<std::int64_t>(users_.size()));
+    stats_->set(stats_->waiting, static_cast<std::int64_t>(waiting_));
+    stats_->set(stats_->rooms, static_cast<std::int64_t>(local_rooms_.size()));
+}
+
+void Hub::set_room(User& user, std::string room) {
+    if (!user.room.empty()) {
+        auto it = local_rooms_.find(user.room);
+        if (it != local_rooms_.end() && --it->second == 0) local_rooms_.erase(it);
+    }
+    user.room = std::move(room);
+    if (!user.room.empty()) ++local_rooms_[user.room];
 }
 
 PeerId Hub::connect(Time now) {
@@ -93,6 +145,7 @@ PeerId Hub::connect(Time now) {
     u.tokens = options_.message_burst;
     u.refilled = now;
     users_.emplace(id, u);
+    update_gauges();
     return id;
 }
 
@@ -101,7 +154,10 @@ void Hub::disconnect(const PeerId& peer, Outbox& out) {
     if (it == users_.end()) return;
     dequeue(peer, it->second);
     leave_room(peer, it->second, out);
+    set_room(it->second, {});
+    set_queued(it->second, false);
     users_.erase(it);
+    update_gauges();
 }
 
 std::optional<std::string> Hub::room_of(const PeerId& peer) const {
@@ -150,7 +206,7 @@ void Hub::on_message(Time now, const PeerId& peer, std::string_view frame, Outbo
     }
     const std::string type = message["type"].get<std::string>();
     if (type == "queue" || type == "next") {
-        handle_queue(peer, user, out);
+        handle_queue(now, peer, user, out);
     } else if (type == "join") {
         auto room = message.find("room");
         if (room == message.end() || !room->is_string()) {
@@ -165,60 +221,89 @@ void Hub::on_message(Time now, const PeerId& peer, std::string_view frame, Outbo
     } else {
         send_error(out, peer, errors::unknown_type, "unknown message type \"" + type + "\"");
     }
+    update_gauges();
 }
 
-void Hub::dequeue(const PeerId& peer, User& user) {
-    if (!user.queued) return;
-    queue_.erase(std::remove(queue_.begin(), queue_.end(), peer), queue_.end());
-    user.queued = false;
+bool Hub::dequeue(const PeerId& peer, User& user) {
+    if (!user.queued) return true;
+    if (!store_->dequeue(peer)) return false;
+    set_queued(user, false);
+    return true;
 }
 
-void Hub::leave_room(const PeerId& peer, User& user, Outbox& out) {
-    if (user.room.empty()) return;
-    auto room_it = rooms_.find(user.room);
-    user.room.clear();
-    if (room_it == rooms_.end()) return;
-    auto& members = room_it->second.members;
-    members.erase(std::remove(members.begin(), members.end(), peer), members.end());
+void Hub::tell_left(const std::string& room, const PeerId& peer,
+                    const std::vector<PeerId>& remaining, Outbox& out) {
     auto frame = std::make_shared<const std::string>(
-        dump(json{{"type", "peer-left"}, {"room", room_it->first}, {"peer", peer}}));
-    for (const auto& m : members)
-        out.push_back(Outgoing{m, frame});
-    if (members.empty()) rooms_.erase(room_it);
+        dump(json{{"type", "peer-left"}, {"room", room}, {"peer", peer}}));
+    for (const auto& m : remaining)
+        out.push_back(Outgoing{m, frame, {}});
 }
 
-void Hub::handle_queue(const PeerId& peer, User& user, Outbox& out) {
+bool Hub::leave_room(const PeerId& peer, User& user, Outbox& out) {
+    if (user.room.empty()) return true;
+    auto remaining = store_->leave(user.room, peer);
+    if (!remaining) return false;
+    tell_left(user.room, peer, *remaining, out);
+    set_room(user, {});
+    return true;
+}
+
+void Hub::handle_queue(Time now, const PeerId& peer, User& user, Outbox& out) {
     // "next" and "queue" both leave the current room first: a user is in one place at a time.
-    leave_room(peer, user, out);
-    if (user.queued) return; // already waiting: queueing twice changes nothing
-    // Pair with the longest-waiting user; the one who waited becomes the initiator.
-    while (!queue_.empty()) {
-        PeerId other = queue_.front();
-        queue_.pop_front();
-        auto other_it = users_.find(other);
-        if (other_it == users_.end()) continue;
-        other_it->second.queued = false;
-        std::string room_id;
-        do {
-            room_id = new_id("~r-");
-        } while (rooms_.contains(room_id));
-        Room room;
-        room.random = true;
-        room.members = {other, peer};
-        rooms_.emplace(room_id, std::move(room));
-        other_it->second.room = room_id;
-        user.room = room_id;
-        send(out, other,
-             dump(json{
-                 {"type", "matched"}, {"room", room_id}, {"peer", peer}, {"initiator", true}}));
-        send(out, peer,
-             dump(json{
-                 {"type", "matched"}, {"room", room_id}, {"peer", other}, {"initiator", false}}));
+    if (!leave_room(peer, user, out)) {
+        send_error(out, peer, errors::unavailable, "shared state unreachable; try again");
         return;
     }
-    queue_.push_back(peer);
-    user.queued = true;
-    send(out, peer, dump(json{{"type", "queued"}, {"position", queue_.size()}}));
+    if (user.queued) return; // already waiting: queueing twice changes nothing
+    // Pair with the longest-waiting user; the one who waited becomes the initiator.
+    std::string room_id;
+    do {
+        room_id = new_id("~r-");
+    } while (store_->room_exists(room_id));
+    auto result = store_->queue_or_match(peer, room_id);
+    if (result.unavailable) {
+        send_error(out, peer, errors::unavailable, "shared state unreachable; try again");
+        return;
+    }
+    if (!result.partner) {
+        set_queued(user, true);
+        user.queued_at = now;
+        send(out, peer, dump(json{{"type", "queued"}, {"position", result.position}}));
+        return;
+    }
+    const PeerId& other = *result.partner;
+    set_room(user, room_id);
+    if (stats_) stats_->observe_match(std::chrono::seconds(0));
+    auto matched_other = std::make_shared<const std::string>(
+        dump(json{{"type", "matched"}, {"room", room_id}, {"peer", peer}, {"initiator", true}}));
+    auto other_it = users_.find(other);
+    if (other_it != users_.end()) {
+        // The partner is ours: update it here.
+        set_queued(other_it->second, false);
+        set_room(other_it->second, room_id);
+        if (stats_) stats_->observe_match(now - other_it->second.queued_at);
+        out.push_back(Outgoing{other, matched_other, {}});
+    } else {
+        // On another node: its hub adopts the room when the frame arrives (adopt_room).
+        out.push_back(Outgoing{other, matched_other, room_id});
+    }
+    send(out, peer,
+         dump(json{{"type", "matched"}, {"room", room_id}, {"peer", other}, {"initiator", false}}));
+}
+
+bool Hub::adopt_room(Time now, const PeerId& peer, const std::string& room, Outbox& out) {
+    auto it = users_.find(peer);
+    if (it == users_.end() || !it->second.queued) {
+        // Gone, or moved on (joined a room) while another node popped it from the queue.
+        if (auto remaining = store_->leave(room, peer)) tell_left(room, peer, *remaining, out);
+        return false;
+    }
+    User& user = it->second;
+    set_queued(user, false);
+    set_room(user, room);
+    if (stats_) stats_->observe_match(now - user.queued_at);
+    update_gauges();
+    return true;
 }
 
 void Hub::handle_join(const PeerId& peer, User& user, std::string_view name, Outbox& out) {
@@ -232,34 +317,45 @@ void Hub::handle_join(const PeerId& peer, User& user, std::string_view name, Out
         send_error(out, peer, errors::bad_message, "already in this room");
         return;
     }
-    auto existing = rooms_.find(name);
-    if (existing != rooms_.end() && existing->second.members.size() >= options_.room_capacity) {
+    const std::string room(name);
+    auto joined_room = store_->join(room, peer, options_.room_capacity);
+    if (joined_room.unavailable) {
+        send_error(out, peer, errors::unavailable, "shared state unreachable; try again");
+        return;
+    }
+    if (joined_room.full) {
         send_error(out, peer, errors::room_full,
                    "the room already has " + std::to_string(options_.room_capacity) + " members");
         return;
     }
+    // Now a member of the new room: leave the queue and the old room. If the shared state fails
+    // here the old room keeps a stale entry that its TTL removes (RedisRoomStore).
     dequeue(peer, user);
     leave_room(peer, user, out);
-    auto& room = rooms_[std::string(name)];
     json peers = json::array();
-    for (const auto& m : room.members)
+    for (const auto& m : joined_room.members)
         peers.push_back(m);
     auto joined = std::make_shared<const std::string>(
         dump(json{{"type", "peer-joined"}, {"room", name}, {"peer", peer}}));
-    for (const auto& m : room.members)
-        out.push_back(Outgoing{m, joined});
-    room.members.push_back(peer);
-    user.room = std::string(name);
+    for (const auto& m : joined_room.members)
+        out.push_back(Outgoing{m, joined, {}});
+    set_room(user, room);
     send(out, peer, dump(json{{"type", "joined"}, {"room", name}, {"peers", peers}}));
 }
 
 void Hub::handle_leave(const PeerId& peer, User& user, Outbox& out) {
-    dequeue(peer, user);
+    if (!dequeue(peer, user)) {
+        send_error(out, peer, errors::unavailable, "shared state unreachable; try again");
+        return;
+    }
     if (user.room.empty()) {
         send_error(out, peer, errors::not_in_room, "not in a room");
         return;
     }
-    leave_room(peer, user, out);
+    if (!leave_room(peer, user, out)) {
+        send_error(out, peer, errors::unavailable, "shared state unreachable; try again");
+        return;
+    }
     send(out, peer, dump(json{{"type", "left"}}));
 }
 
@@ -275,8 +371,12 @@ void Hub::handle_relay(const PeerId& peer, User& user, const json& message, Outb
         return;
     }
     const std::string target = to->get<std::string>();
-    const auto& members = rooms_.at(user.room).members;
-    if (target == peer || std::find(members.begin(), members.end(), target) == members.end()) {
+    std::optional<bool> member = target == peer ? false : store_->is_member(user.room, target);
+    if (!member) {
+        send_error(out, peer, errors::unavailable, "shared state unreachable; try again");
+        return;
+    }
+    if (!*member) {
         send_error(out, peer, errors::unknown_peer, "no peer \"" + target + "\" in your room");
         return;
     }
@@ -297,6 +397,7 @@ void Hub::handle_relay(const PeerId& peer, User& user, const json& message, Outb
         }
         forward["sdp"] = *sdp;
     }
+    if (stats_) stats_->bump(stats_->frames_relayed);
     send(out, target, dump(forward));
 }
 

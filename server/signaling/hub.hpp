@@ -3,9 +3,11 @@
 // relaying offers, answers and candidates between room members (docs/signaling.md).
 #pragma once
 
+#include "monitoring/signal_stats.hpp"
+#include "server/signaling/room_store.hpp"
+
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,7 +24,6 @@ namespace traverse::signaling {
 
 using Clock = std::chrono::steady_clock;
 using Time = Clock::time_point;
-using PeerId = std::string;
 
 /// Limits and sizes of the core; the composition root fills them from the configuration.
 struct HubOptions {
@@ -38,10 +39,12 @@ struct HubOptions {
 };
 
 /// One frame to send: the recipient and the text. Payloads relayed to several peers share one
-/// immutable string.
+/// immutable string. `matched_room` is set on the "matched" frame to a partner that may be
+/// connected to another node: that node's hub must learn the room (Hub::adopt_room).
 struct Outgoing {
     PeerId to;
     std::shared_ptr<const std::string> frame;
+    std::string matched_room;
 };
 
 /// What a call into the hub produced, in order.
@@ -58,6 +61,7 @@ inline constexpr std::string_view not_in_room = "not-in-room";
 inline constexpr std::string_view unknown_peer = "unknown-peer";
 inline constexpr std::string_view room_full = "room-full";
 inline constexpr std::string_view bad_room = "bad-room";
+inline constexpr std::string_view unavailable = "unavailable";
 } // namespace errors
 
 /// Users, queue and rooms. Single-threaded: the session layer serialises calls (one strand or
@@ -65,7 +69,10 @@ inline constexpr std::string_view bad_room = "bad-room";
 class Hub {
 public:
     /// `random_seed` makes peer and room ids reproducible in tests; 0 seeds from the OS.
-    explicit Hub(HubOptions options = {}, std::uint64_t random_seed = 0);
+    /// `store` holds the queue and rooms (null: a private MemoryRoomStore); `stats` (optional)
+    /// receives the relay's metrics. Both must outlive the hub.
+    explicit Hub(HubOptions options = {}, std::uint64_t random_seed = 0, RoomStore* store = nullptr,
+                 stats::SignalCounters* stats = nullptr);
 
     /// A new connection; returns its peer id (the caller sends the welcome frame).
     PeerId connect(Time now);
@@ -73,10 +80,17 @@ public:
     void disconnect(const PeerId& peer, Outbox& out);
     /// One text frame from `peer`. Errors are answered to `peer`; the connection stays usable.
     void on_message(Time now, const PeerId& peer, std::string_view frame, Outbox& out);
+    /// A hub on another node matched our queued `peer` into `room` (the Outgoing carried
+    /// `matched_room`). Returns false when `peer` is no longer waiting here (gone, or already
+    /// elsewhere): it is then taken out of `room` again and the partner is told peer-left.
+    bool adopt_room(Time now, const PeerId& peer, const std::string& room, Outbox& out);
 
+    /// Users connected to this hub.
     std::size_t users() const noexcept { return users_.size(); }
-    std::size_t waiting() const noexcept { return queue_.size(); }
-    std::size_t rooms() const noexcept { return rooms_.size(); }
+    /// Users of this hub waiting in the queue.
+    std::size_t waiting() const noexcept { return waiting_; }
+    /// Rooms with at least one member connected to this hub.
+    std::size_t rooms() const noexcept { return local_rooms_.size(); }
     /// The room `peer` is in, if any.
     std::optional<std::string> room_of(const PeerId& peer) const;
 
@@ -87,30 +101,35 @@ private:
     struct User {
         std::string room; ///< empty when in no room
         bool queued = false;
+        Time queued_at{};
         double tokens = 0;
         Time refilled{};
     };
-    struct Room {
-        bool random = false;         ///< made by the matchmaking queue (capacity 2, not joinable)
-        std::vector<PeerId> members; ///< join order
-    };
 
     bool take_token(User& user, Time now);
-    void handle_queue(const PeerId& peer, User& user, Outbox& out);
+    void handle_queue(Time now, const PeerId& peer, User& user, Outbox& out);
     void handle_join(const PeerId& peer, User& user, std::string_view room, Outbox& out);
     void handle_leave(const PeerId& peer, User& user, Outbox& out);
     void handle_relay(const PeerId& peer, User& user, const nlohmann::json& message, Outbox& out);
-    void leave_room(const PeerId& peer, User& user, Outbox& out);
-    void dequeue(const PeerId& peer, User& user);
+    bool leave_room(const PeerId& peer, User& user, Outbox& out);
+    void tell_left(const std::string& room, const PeerId& peer,
+                   const std::vector<PeerId>& remaining, Outbox& out);
+    bool dequeue(const PeerId& peer, User& user);
+    void set_room(User& user, std::string room);
+    void set_queued(User& user, bool queued);
+    void update_gauges();
     void send(Outbox& out, const PeerId& to, std::string frame);
     void send_error(Outbox& out, const PeerId& to, std::string_view code, std::string_view message);
     std::string new_id(std::string_view prefix);
 
     HubOptions options_;
     std::mt19937_64 random_;
+    std::unique_ptr<MemoryRoomStore> own_store_; ///< when no store was given
+    RoomStore* store_;
+    stats::SignalCounters* stats_;
     std::unordered_map<PeerId, User> users_;
-    std::deque<PeerId> queue_; ///< FIFO of users waiting for a random match
-    std::map<std::string, Room, std::less<>> rooms_;
+    std::unordered_map<std::string, std::size_t> local_rooms_; ///< room -> members of this hub
+    std::size_t waiting_ = 0;                                  ///< users with queued == true
 };
 
 } // namespace traverse::signaling

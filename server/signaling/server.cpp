@@ -4,6 +4,7 @@
 #include "server/signaling/server.hpp"
 
 #include "server/signaling/demo_page.hpp"
+#include "server/signaling/token.hpp"
 #include "server/signaling/turn_credentials.hpp"
 
 #include <boost/beast/core.hpp>
@@ -12,6 +13,7 @@
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace traverse::signaling {
 
@@ -67,7 +69,11 @@ public:
         : ws_(std::move(stream)), server_(server), ticket_(std::move(ticket)) {}
 
     void run(http::request<http::string_body> request) {
-        ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        // Beast pings a silent peer after half the idle timeout and closes it at the timeout.
+        auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+        timeouts.idle_timeout = server_.options().idle_timeout;
+        timeouts.keep_alive_pings = true;
+        ws_.set_option(timeouts);
         // Frames a little above the hub's limit are read so the hub can answer "too-large";
         // far larger ones end the connection.
         ws_.read_message_max(server_.options().hub.max_frame_bytes * 2);
@@ -87,6 +93,7 @@ public:
             // reading, so the connection would linger until Beast's idle timeout (minutes).
             // Closing the socket ends the pending read and write now, and their handlers
             // finish() the session (the room hears peer-left).
+            if (auto* st = server_.stats()) st->drop(stats::SignalDrop::slow_reader);
             closed_ = true;
             beast::error_code ignored;
             beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both,
@@ -198,24 +205,48 @@ private:
     void on_read(beast::error_code ec) {
         if (ec) return; // closed, timed out or malformed: drop the connection
         auto request = parser_->release();
+        // The path without its query string ("/?auto=queue" is the demo page).
+        const auto target = request.target();
+        const std::string_view path(target.data(), target.find('?') == std::string_view::npos
+                                                       ? target.size()
+                                                       : target.find('?'));
         if (websocket::is_upgrade(request)) {
             auto origin = request[http::field::origin];
-            if (request.target() != "/ws" ||
-                !server_.origin_allowed(std::string_view(origin.data(), origin.size()))) {
-                respond(request, http::status::forbidden, "text/plain",
-                        "WebSocket upgrade refused: wrong path or Origin not allowed\n");
+            if (path != "/ws") {
+                respond(request, http::status::not_found, "text/plain",
+                        "WebSocket upgrade refused: the WebSocket endpoint is /ws\n");
                 return;
+            }
+            if (!server_.origin_allowed(std::string_view(origin.data(), origin.size()))) {
+                if (auto* st = server_.stats()) st->bump(st->refused_origin);
+                respond(request, http::status::forbidden, "text/plain",
+                        "WebSocket upgrade refused: Origin not allowed\n");
+                return;
+            }
+            if (const auto& secret = server_.options().token_secret; !secret.empty()) {
+                auto auth = request[http::field::authorization];
+                const std::string token =
+                    token_from_request(std::string_view(target.data(), target.size()),
+                                       std::string_view(auth.data(), auth.size()));
+                const TokenCheck check =
+                    token.empty() ? TokenCheck{false,
+                                               {},
+                                               "a bearer token is required (?token=... or "
+                                               "Authorization: Bearer ...)"}
+                                  : verify_token(secret, token, unix_now());
+                if (!check.ok) {
+                    if (auto* st = server_.stats()) st->bump(st->refused_unauthorized);
+                    respond(request, http::status::unauthorized, "text/plain",
+                            "WebSocket upgrade refused: " + check.reason + "\n",
+                            "Bearer realm=\"traverse-signal\", error=\"invalid_token\"");
+                    return;
+                }
             }
             beast::get_lowest_layer(stream_).expires_never();
             std::make_shared<WsSessionT<Stream>>(std::move(stream_), server_, ticket_)
                 ->run(std::move(request));
             return;
         }
-        // The path without its query string ("/?auto=queue" is the demo page).
-        const auto target = request.target();
-        const std::string_view path(target.data(), target.find('?') == std::string_view::npos
-                                                       ? target.size()
-                                                       : target.find('?'));
         if (request.method() != http::verb::get) {
             respond(request, http::status::method_not_allowed, "text/plain", "GET only\n");
         } else if (path == "/" || path == "/index.html") {
@@ -232,10 +263,12 @@ private:
     }
 
     void respond(const http::request<http::string_body>& request, http::status status,
-                 std::string_view type, std::string body) {
+                 std::string_view type, std::string body, std::string_view www_authenticate = {}) {
         auto response =
             std::make_shared<http::response<http::string_body>>(status, request.version());
         response->set(http::field::server, "traverse-signal");
+        if (!www_authenticate.empty())
+            response->set(http::field::www_authenticate, www_authenticate);
         response->set(http::field::content_type, type);
         response->set(http::field::cache_control, "no-store");
         response->keep_alive(request.keep_alive());
@@ -265,8 +298,66 @@ private:
 
 // ---- Server ---------------------------------------------------------------------------------
 
+namespace {
+
+std::string random_node_id() {
+    static constexpr char alphabet[] = "abcdefghijkmnopqrstuvwxyz23456789";
+    std::random_device rd;
+    std::string id = "n-";
+    for (int i = 0; i < 10; ++i)
+        id += alphabet[rd() % (sizeof alphabet - 1)];
+    return id;
+}
+
+} // namespace
+
 Server::Server(asio::io_context& io, ServerOptions options)
-    : io_(io), options_(std::move(options)), acceptor_(io), hub_(options_.hub) {}
+    : io_(io), options_(std::move(options)), acceptor_(io),
+      redis_store_(options_.redis
+                       ? std::make_unique<RedisRoomStore>(*options_.redis, random_node_id())
+                       : nullptr),
+      heartbeat_(io), hub_(options_.hub, 0, redis_store_.get(), options_.stats) {}
+
+std::optional<std::string> Server::start_cluster() {
+    if (!redis_store_) return std::nullopt;
+    if (auto error = redis_store_->check()) return error;
+    subscriber_ = std::make_shared<RedisSubscriber>(
+        io_, *options_.redis,
+        [this](const PeerId& peer, const std::string& payload) { on_remote(peer, payload); });
+    subscriber_->start();
+    schedule_heartbeat();
+    return std::nullopt;
+}
+
+void Server::schedule_heartbeat() {
+    heartbeat_.expires_after(std::max<std::chrono::milliseconds>(options_.redis->peer_ttl / 3,
+                                                                 std::chrono::milliseconds(200)));
+    heartbeat_.async_wait([this](beast::error_code ec) {
+        if (ec) return;
+        std::vector<std::pair<PeerId, std::string>> peers;
+        for (const auto& [id, weak] : sessions_)
+            peers.emplace_back(id, hub_.room_of(id).value_or(""));
+        redis_store_->heartbeat(peers);
+        schedule_heartbeat();
+    });
+}
+
+void Server::on_remote(const PeerId& peer, const std::string& payload) {
+    // Payload: "<room the peer was matched into, or empty>\n<frame>" (see deliver()).
+    const auto nl = payload.find('\n');
+    if (nl == std::string::npos) return;
+    const std::string room = payload.substr(0, nl);
+    if (!room.empty()) {
+        Outbox out;
+        const bool adopted = hub_.adopt_room(Clock::now(), peer, room, out);
+        deliver(out);
+        if (!adopted) return;
+    }
+    auto it = sessions_.find(peer);
+    if (it == sessions_.end()) return;
+    if (auto s = it->second.lock())
+        s->send(std::make_shared<const std::string>(payload.substr(nl + 1)));
+}
 
 Server::~Server() = default;
 
@@ -282,6 +373,8 @@ tcp::endpoint Server::listen(const tcp::endpoint& at) {
 void Server::stop() {
     beast::error_code ignored;
     acceptor_.close(ignored);
+    heartbeat_.cancel();
+    if (subscriber_) subscriber_->stop();
     for (auto& [id, weak] : sessions_)
         if (auto s = weak.lock()) s->close(websocket::close_code::going_away);
 }
@@ -342,6 +435,11 @@ void Server::on_open(const std::shared_ptr<Session>& session) {
     PeerId id = hub_.connect(Clock::now());
     session->set_id(id);
     sessions_[id] = session;
+    if (redis_store_) {
+        // Alive (for matching on other nodes) and reachable (frames published to its channel).
+        redis_store_->add_peer(id);
+        if (subscriber_) subscriber_->subscribe(id);
+    }
     json welcome{{"type", "welcome"},
                  {"id", id},
                  {"iceServers", ice_servers(options_.ice, id)},
@@ -361,14 +459,32 @@ void Server::on_close(Session& session) {
     Outbox out;
     hub_.disconnect(session.id(), out);
     sessions_.erase(session.id());
+    if (redis_store_) {
+        if (subscriber_) subscriber_->unsubscribe(session.id());
+        redis_store_->remove_peer(session.id());
+    }
     deliver(out);
 }
 
 void Server::deliver(Outbox& out) {
+    std::vector<Outgoing> gone; // matched partners that are connected nowhere
     for (auto& o : out) {
         auto it = sessions_.find(o.to);
-        if (it == sessions_.end()) continue;
-        if (auto s = it->second.lock()) s->send(std::move(o.frame));
+        if (it != sessions_.end()) {
+            if (auto s = it->second.lock()) s->send(std::move(o.frame));
+            continue;
+        }
+        // Not ours: with Redis, publish to the node that holds the peer.
+        if (!redis_store_) continue;
+        const auto receivers = redis_store_->publish(o.to, o.matched_room + "\n" + *o.frame);
+        if (receivers == 0 && !o.matched_room.empty()) gone.push_back(std::move(o));
+    }
+    // A partner popped from the queue left its node before the match reached it: take it out
+    // of the new room again, which tells our user peer-left (after its "matched").
+    for (const auto& o : gone) {
+        Outbox left;
+        hub_.adopt_room(Clock::now(), o.to, o.matched_room, left);
+        deliver(left);
     }
 }
 

@@ -4,10 +4,12 @@
 #pragma once
 
 #include "server/signaling/hub.hpp"
+#include "server/signaling/redis.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <memory>
@@ -36,6 +38,14 @@ struct ServerOptions {
     std::size_t max_connections_per_ip = 32;  ///< HTTP and WebSocket connections per client IP
     /// TLS for every connection (https://, wss://); null serves plain HTTP and ws://.
     std::shared_ptr<boost::asio::ssl::context> tls;
+    /// Share the queue and rooms with other nodes through this Redis; unset keeps them here.
+    std::optional<RedisOptions> redis;
+    /// Bearer-token secret (docs/signaling.md, server/signaling/token.hpp); empty: no token.
+    std::string token_secret;
+    /// A WebSocket silent this long is closed; the server pings after half of it.
+    std::chrono::seconds idle_timeout{60};
+    /// Metrics sink (optional; must outlive the server).
+    stats::SignalCounters* stats = nullptr;
 };
 
 /// What the server needs of a WebSocket session, whatever its transport (TCP or TLS).
@@ -91,14 +101,22 @@ public:
     /// A slot for a new connection from `ip`, or null when the IP is at its limit.
     std::shared_ptr<Ticket> admit(const std::string& ip);
     std::size_t sessions() const noexcept { return sessions_.size(); }
+    stats::SignalCounters* stats() const noexcept { return options_.stats; }
+    /// Connects to Redis when configured: nullopt when ready, else why not.
+    std::optional<std::string> start_cluster();
 
 private:
     void do_accept();
     void deliver(Outbox& out);
+    void on_remote(const PeerId& peer, const std::string& payload);
+    void schedule_heartbeat();
 
     boost::asio::io_context& io_;
     ServerOptions options_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    std::unique_ptr<RedisRoomStore> redis_store_; // before hub_, which points at it
+    std::shared_ptr<RedisSubscriber> subscriber_;
+    boost::asio::steady_timer heartbeat_;
     Hub hub_;
     std::unordered_map<PeerId, std::weak_ptr<Session>> sessions_;
     std::shared_ptr<ConnectionCounts> connections_per_ip_ = std::make_shared<ConnectionCounts>();

@@ -4,9 +4,13 @@ with TURN credentials the real traverse accepts, random matching, named rooms, r
 server-set sender, errors that keep the connection up, GET /ice and /healthz, Origin checks,
 disconnects, and a clean SIGTERM. Black-box: drives $TRAVERSE_SIGNAL_BIN and $TRAVERSE_BIN."""
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -50,7 +54,12 @@ class SignalServer:
             raise AssertionError(f"unexpected first line from traverse-signal: {line!r}")
         self.port = int(m.group(1))
         self.tls = line.startswith("listening wss ")
-        assert self.proc.stdout.readline().strip() == "ready"
+        self.metrics_port = None
+        line = self.proc.stdout.readline().strip()
+        if line.startswith("listening metrics "):
+            self.metrics_port = int(line.rsplit(":", 1)[1])
+            line = self.proc.stdout.readline().strip()
+        assert line == "ready", line
 
     def url(self, path: str) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
@@ -242,6 +251,285 @@ class SignalingOverTls(unittest.TestCase):
                     urllib.request.urlopen(f"http://127.0.0.1:{sig.port}/healthz", timeout=2)
             finally:
                 self.assertEqual(sig.stop(), 0)
+
+
+def python_token(secret: str, user: str, expires: int) -> str:
+    """The bearer token format of docs/signaling.md, computed independently of the server."""
+    signed = f"{expires}:{user}"
+    mac = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest()
+    return signed + ":" + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+class BearerTokens(unittest.TestCase):
+    """--token-secret-file: /ws needs a valid, unexpired token; 401 with a reason otherwise."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.secret_file = os.path.join(self.tmp.name, "token-secret")
+        with open(self.secret_file, "w", encoding="utf-8") as f:
+            f.write("token-secret-1\n")
+        self.sig = SignalServer("--token-secret-file", self.secret_file)
+        self.addCleanup(lambda: self.assertEqual(self.sig.stop(), 0))
+
+    def refused(self, path: str = "/ws", header=()) -> tuple[int, str]:
+        """Status and body of an upgrade request (websocket-client hides the body)."""
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.sig.port, timeout=2)
+        headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                   "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}
+        for h_line in header:
+            name, value = h_line.split(": ", 1)
+            headers[name] = value
+        conn.request("GET", path, headers=headers)
+        r = conn.getresponse()
+        if r.status == 401:
+            self.assertTrue(r.getheader("WWW-Authenticate", "").startswith("Bearer "))
+        body = r.read().decode()
+        conn.close()
+        return r.status, body
+
+    def test_minted_token_connects_by_query_and_header(self):
+        r = subprocess.run([signal_binary(), "token", "--secret-file", self.secret_file,
+                            "--user", "alice", "--ttl", "10m"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        token = r.stdout.strip()
+        expires = int(token.split(":")[0])
+        self.assertAlmostEqual(expires, time.time() + 600, delta=5)
+        self.assertEqual(token, python_token("token-secret-1", "alice", expires))
+        ws = websocket.create_connection(f"ws://127.0.0.1:{self.sig.port}/ws?token={token}",
+                                         timeout=2)
+        self.assertEqual(json.loads(ws.recv())["type"], "welcome")
+        ws.close()
+        mine = python_token("token-secret-1", "bob", int(time.time()) + 60)
+        ws = websocket.create_connection(f"ws://127.0.0.1:{self.sig.port}/ws", timeout=2,
+                                         header=[f"Authorization: Bearer {mine}"])
+        self.assertEqual(json.loads(ws.recv())["type"], "welcome")
+        ws.close()
+
+    def test_missing_expired_and_forged_tokens_get_401_with_a_reason(self):
+        status, body = self.refused()
+        self.assertEqual(status, 401)
+        self.assertIn("a bearer token is required", body)
+        expired = python_token("token-secret-1", "alice", int(time.time()) - 1)
+        status, body = self.refused(f"/ws?token={expired}")
+        self.assertEqual((status, body), (401, "WebSocket upgrade refused: token expired\n"))
+        forged = python_token("wrong-secret", "alice", int(time.time()) + 60)
+        status, body = self.refused(header=[f"Authorization: Bearer {forged}"])
+        self.assertEqual(status, 401)
+        self.assertIn("signature does not verify", body)
+        status, body = self.refused("/ws?token=garbage")
+        self.assertIn("malformed token", body)
+        # Plain HTTP endpoints stay open.
+        with urllib.request.urlopen(self.sig.url("/healthz"), timeout=2) as r:
+            self.assertEqual(r.read(), b"ok\n")
+
+    def test_token_command_usage_errors(self):
+        r = subprocess.run([signal_binary(), "token", "--user", "a"], capture_output=True,
+                           text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--secret-file", r.stderr)
+        r = subprocess.run([signal_binary(), "token", "--secret-file", self.secret_file,
+                            "--user", "a:b"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        r = subprocess.run([signal_binary(), "--token-secret-file", "/nonexistent"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+
+
+class IdleTimeout(unittest.TestCase):
+    """The server pings a silent WebSocket after half of --idle-timeout and closes it at the
+    timeout unless something (a pong) comes back."""
+
+    def test_silent_connection_is_pinged_then_closed_and_a_ponging_one_stays(self):
+        sig = SignalServer("--idle-timeout", "2s")
+        try:
+            # A raw client that completes the handshake and then never reads or answers.
+            raw = socket.create_connection(("127.0.0.1", sig.port), timeout=5)
+            key = base64.b64encode(os.urandom(16)).decode()
+            raw.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                         f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            started = time.monotonic()
+            data = b""
+            while True:
+                chunk = raw.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            elapsed = time.monotonic() - started
+            raw.close()
+            self.assertIn(b"101 Switching Protocols", data)
+            frames = data.split(b"\r\n\r\n", 1)[1]
+            opcodes = []
+            while len(frames) >= 2:  # server frames are unmasked, lengths < 126 here
+                opcodes.append(frames[0] & 0x0F)
+                length = frames[1] & 0x7F
+                if length == 126:
+                    length = int.from_bytes(frames[2:4], "big")
+                    frames = frames[4 + length:]
+                else:
+                    frames = frames[2 + length:]
+            self.assertEqual(opcodes[0], 0x1)  # the welcome text frame
+            self.assertIn(0x9, opcodes)  # a ping
+            self.assertGreater(elapsed, 1.5)
+            self.assertLess(elapsed, 4.5)
+            # websocket-client answers each ping with a pong: it outlives the timeout.
+            ws, welcome = sig.connect()
+            pings = 0
+            deadline = time.monotonic() + 3.5
+            while time.monotonic() < deadline:
+                opcode, _ = ws.recv_data(control_frame=True)  # pongs, then returns the ping
+                self.assertEqual(opcode, websocket.ABNF.OPCODE_PING)
+                pings += 1
+            self.assertGreaterEqual(pings, 2)
+            say(ws, type="queue")
+            ws.settimeout(2)
+            self.assertEqual(hear(ws)["type"], "queued")
+            ws.close()
+        finally:
+            self.assertEqual(sig.stop(), 0)
+
+
+def scrape(port: int) -> dict:
+    """Prometheus text exposition -> {'name{labels}': value} (labels as written)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+class SignalMetrics(unittest.TestCase):
+    """--metrics: the traverse_signal_* families move by the right amounts under real traffic."""
+
+    def test_counters_follow_websocket_traffic(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            secret = os.path.join(tmp, "token-secret")
+            with open(secret, "w", encoding="utf-8") as f:
+                f.write("metrics-secret\n")
+            sig = SignalServer("--metrics", "127.0.0.1:0", "--token-secret-file", secret,
+                               "--origin", "https://app.example")
+            try:
+                self.run_traffic(sig)
+            finally:
+                self.assertEqual(sig.stop(), 0)
+
+    def run_traffic(self, sig):
+        self.assertIsNotNone(sig.metrics_port)
+        m0 = scrape(sig.metrics_port)
+        for name in ("traverse_signal_users_connected", "traverse_signal_queue_waiting",
+                     "traverse_signal_rooms_active", "traverse_signal_frames_relayed_total",
+                     "traverse_signal_matches_total"):
+            self.assertEqual(m0[name], 0, name)
+        self.assertEqual(m0['traverse_signal_frames_dropped_total{reason="bad_json"}'], 0)
+        token = python_token("metrics-secret", "u", int(time.time()) + 60)
+        origin = "https://app.example"
+
+        def connect():
+            ws = websocket.create_connection(f"ws://127.0.0.1:{sig.port}/ws?token={token}",
+                                             timeout=2, origin=origin)
+            self.addCleanup(ws.close)
+            return ws, json.loads(ws.recv())["id"]
+
+        a, aid = connect()
+        b, bid = connect()
+        say(a, type="queue")
+        hear(a)
+        m = scrape(sig.metrics_port)
+        self.assertEqual(m["traverse_signal_users_connected"], 2)
+        self.assertEqual(m["traverse_signal_queue_waiting"], 1)
+        time.sleep(0.6)  # a waits > 0.5 s: its time to match lands in the (0.5, 1] bucket
+        say(b, type="queue")
+        hear(a), hear(b)
+        for _ in range(3):
+            say(a, type="candidate", to=bid, candidate={"candidate": "c"})
+            hear(b)
+        say(b, type="answer", to=aid, sdp="v=0")
+        hear(a)
+        a.send("{oops")
+        say(a, type="nope")
+        say(a, type="offer", to="p-nobody", sdp="x")
+        c, cid = connect()
+        say(c, type="offer", to=aid, sdp="x")
+        say(c, type="join", room="bad room")
+        say(c, type="join", room="r1")
+        errors = [hear(a)["code"] for _ in range(3)] + [hear(c)["code"] for _ in range(2)]
+        self.assertEqual(hear(c)["type"], "joined")
+        self.assertEqual(errors, ["bad-json", "unknown-type", "unknown-peer", "not-in-room",
+                                  "bad-room"])
+        d, did = connect()
+        say(d, type="join", room="r1")
+        hear(d)
+        e, eid = connect()
+        say(e, type="join", room="r1")
+        self.assertEqual(hear(e)["code"], "room-full")
+        # Refused upgrades: no token, and a foreign Origin.
+        with self.assertRaises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(f"ws://127.0.0.1:{sig.port}/ws", timeout=2, origin=origin)
+        with self.assertRaises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(f"ws://127.0.0.1:{sig.port}/ws?token={token}",
+                                        timeout=2, origin="https://evil.example")
+        m = scrape(sig.metrics_port)
+        self.assertEqual(m["traverse_signal_users_connected"], 5)
+        self.assertEqual(m["traverse_signal_queue_waiting"], 0)
+        self.assertEqual(m["traverse_signal_rooms_active"], 2)
+        self.assertEqual(m["traverse_signal_matches_total"], 2)
+        self.assertEqual(m["traverse_signal_frames_relayed_total"], 4)
+        self.assertEqual(m['traverse_signal_time_to_match_seconds_bucket{le="0.1"}'], 1)
+        self.assertEqual(m['traverse_signal_time_to_match_seconds_bucket{le="0.5"}'], 1)
+        self.assertEqual(m['traverse_signal_time_to_match_seconds_bucket{le="1"}'], 2)
+        self.assertEqual(m['traverse_signal_time_to_match_seconds_bucket{le="+Inf"}'], 2)
+        self.assertEqual(m["traverse_signal_time_to_match_seconds_count"], 2)
+        self.assertGreater(m["traverse_signal_time_to_match_seconds_sum"], 0.55)
+        self.assertLess(m["traverse_signal_time_to_match_seconds_sum"], 1.0)
+        dropped = {r: m[f'traverse_signal_frames_dropped_total{{reason="{r}"}}']
+                   for r in ("bad_json", "unknown_type", "unknown_peer", "not_in_room",
+                             "bad_room", "room_full", "too_large", "rate_limited",
+                             "slow_reader")}
+        self.assertEqual(dropped, {"bad_json": 1, "unknown_type": 1, "unknown_peer": 1,
+                                   "not_in_room": 1, "bad_room": 1, "room_full": 1,
+                                   "too_large": 0, "rate_limited": 0, "slow_reader": 0})
+        self.assertEqual(m['traverse_signal_connections_refused_total{reason="unauthorized"}'], 1)
+        self.assertEqual(m['traverse_signal_connections_refused_total{reason="origin"}'], 1)
+        # too large and rate limited
+        e.send(json.dumps({"type": "offer", "to": "x", "sdp": "y" * (70 * 1024)}))
+        self.assertEqual(hear(e)["code"], "too-large")
+        codes = []
+        for _ in range(45):  # the bucket holds 40; e has used 2
+            say(e, type="leave")
+        for _ in range(45):
+            codes.append(hear(e).get("code"))
+        limited = codes.count("rate-limited")
+        self.assertGreater(limited, 0)
+        m = scrape(sig.metrics_port)
+        self.assertEqual(m['traverse_signal_frames_dropped_total{reason="too_large"}'], 1)
+        self.assertEqual(m['traverse_signal_frames_dropped_total{reason="rate_limited"}'],
+                         limited)
+        self.assertEqual(m['traverse_signal_frames_dropped_total{reason="not_in_room"}'],
+                         1 + codes.count("not-in-room"))
+        # Disconnects bring the gauges down.
+        for ws in (a, b, c, d, e):
+            ws.close()
+        deadline = time.monotonic() + 3
+        while scrape(sig.metrics_port)["traverse_signal_users_connected"] and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        m = scrape(sig.metrics_port)
+        self.assertEqual(m["traverse_signal_users_connected"], 0)
+        self.assertEqual(m["traverse_signal_rooms_active"], 0)
+        promtool = shutil.which("promtool")
+        if promtool:  # Prometheus' own linter accepts the exposition
+            with urllib.request.urlopen(f"http://127.0.0.1:{sig.metrics_port}/metrics",
+                                        timeout=2) as r:
+                text = r.read()
+            check = subprocess.run([promtool, "check", "metrics"], input=text,
+                                   capture_output=True, timeout=20)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
 class SignalCommandLine(unittest.TestCase):

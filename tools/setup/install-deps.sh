@@ -20,6 +20,8 @@ if [ "${1:-build}" = "test" ]; then
     want+=(prometheus)
     # clang 14 and its runtime (libFuzzer, sanitizers): tools/fuzz.sh builds the fuzz targets.
     want+=(clang-14 libclang-rt-14-dev)
+    # redis-server: traverse-signal's scale-out tests run two nodes on a real Redis.
+    want+=(redis-server)
     # Node.js and npm drive Chromium for tests/interop/webrtc. The machines ship NodeSource's
     # nodejs (with npm); Debian's npm would pull Debian's older nodejs, so only as a fallback.
     command -v node >/dev/null 2>&1 || want+=(nodejs)

@@ -99,7 +99,8 @@ TEST_CASE("monitoring/README.md lists exactly the families of the catalogue") {
     std::set<std::string> listed;
     std::smatch m;
     for (std::string line; std::getline(readme, line);)
-        if (std::regex_search(line, m, row)) listed.insert(m[1].str());
+        if (std::regex_search(line, m, row) && !m[1].str().starts_with("traverse_signal_"))
+            listed.insert(m[1].str()); // traverse-signal's rows: signal_exporter_test.cpp
     for (const stats::Family& f : stats::families)
         CHECK_MESSAGE(listed.contains(std::string(f.name)),
                       f.name << " is missing from the catalogue in monitoring/README.md");

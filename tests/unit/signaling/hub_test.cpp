@@ -250,3 +250,95 @@ TEST_SUITE("signaling.hub") {
     }
 
 } // TEST_SUITE
+
+TEST_SUITE("signaling.hub.store") {
+
+    TEST_CASE("a partner held by another hub is matched through the shared store") {
+        // Two hubs on one store play two nodes; frames for the other node's user carry the room.
+        MemoryRoomStore store;
+        Hub one(HubOptions{}, 1, &store), two(HubOptions{}, 2, &store);
+        Time now = Time{} + 10s;
+        Outbox out;
+        auto a = one.connect(now);
+        auto b = two.connect(now);
+        one.on_message(now, a, R"({"type":"queue"})", out);
+        REQUIRE(out.size() == 1);
+        out.clear();
+        two.on_message(now + 2s, b, R"({"type":"queue"})", out);
+        REQUIRE(out.size() == 2);
+        CHECK(out[0].to == a);
+        const std::string room = json::parse(*out[0].frame)["room"];
+        CHECK(out[0].matched_room == room);
+        CHECK(out[1].to == b);
+        CHECK(out[1].matched_room.empty());
+        CHECK(two.room_of(b) == room);
+        CHECK_FALSE(one.room_of(a));
+        Outbox more;
+        CHECK(one.adopt_room(now + 2s, a, room, more));
+        CHECK(more.empty());
+        CHECK(one.room_of(a) == room);
+        CHECK(one.waiting() == 0);
+        // Relaying now works across the hubs' shared membership.
+        out.clear();
+        one.on_message(now, a, json{{"type", "offer"}, {"to", b}, {"sdp", "x"}}.dump(), out);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].to == b);
+    }
+
+    TEST_CASE("a room adopted by a user who moved on is left again with peer-left") {
+        MemoryRoomStore store;
+        Hub one(HubOptions{}, 1, &store), two(HubOptions{}, 2, &store);
+        Time now = Time{} + 10s;
+        Outbox out;
+        auto a = one.connect(now);
+        auto b = two.connect(now);
+        one.on_message(now, a, R"({"type":"queue"})", out);
+        out.clear();
+        two.on_message(now, b, R"({"type":"queue"})", out);
+        const std::string room = out[0].matched_room;
+        // Meanwhile a joined a named room on its own node.
+        Outbox ignored;
+        one.on_message(now, a, R"({"type":"join","room":"x"})", ignored);
+        Outbox more;
+        CHECK_FALSE(one.adopt_room(now, a, room, more));
+        REQUIRE(more.size() == 1);
+        CHECK(more[0].to == b);
+        CHECK(json::parse(*more[0].frame) ==
+              json{{"type", "peer-left"}, {"room", room}, {"peer", a}});
+        CHECK(one.room_of(a) == "x");
+        // And for a user that is gone altogether.
+        CHECK_FALSE(one.adopt_room(now, "p-nobody", "~r-none", more));
+    }
+
+    TEST_CASE("metrics: relayed frames, drops by reason, matches and gauges") {
+        traverse::stats::SignalCounters counters;
+        Hub hub(HubOptions{}, 7, nullptr, &counters);
+        Time now = Time{} + 10s;
+        Outbox out;
+        auto a = hub.connect(now), b = hub.connect(now);
+        CHECK(counters.users == 2);
+        hub.on_message(now, a, R"({"type":"queue"})", out);
+        CHECK(counters.waiting == 1);
+        hub.on_message(now + 1500ms, b, R"({"type":"queue"})", out);
+        CHECK(counters.waiting == 0);
+        CHECK(counters.rooms == 1);
+        CHECK(counters.matches == 2);
+        CHECK(counters.match_buckets[0] == 1); // b: matched at once
+        CHECK(counters.match_buckets[3] == 1); // a: waited 1.5 s (1 < w <= 2)
+        CHECK(counters.match_wait_microseconds == 1'500'000);
+        hub.on_message(now, a, json{{"type", "offer"}, {"to", b}, {"sdp", "x"}}.dump(), out);
+        hub.on_message(now, a, json{{"type", "offer"}, {"to", "zz"}, {"sdp", "x"}}.dump(), out);
+        hub.on_message(now, a, "{", out);
+        hub.on_message(now, a, R"({"type":"x"})", out);
+        CHECK(counters.frames_relayed == 1);
+        using traverse::stats::SignalDrop;
+        CHECK(counters.dropped[static_cast<std::size_t>(SignalDrop::unknown_peer)] == 1);
+        CHECK(counters.dropped[static_cast<std::size_t>(SignalDrop::bad_json)] == 1);
+        CHECK(counters.dropped[static_cast<std::size_t>(SignalDrop::unknown_type)] == 1);
+        hub.disconnect(a, out);
+        CHECK(counters.users == 1);
+        CHECK(counters.rooms == 1);
+        hub.disconnect(b, out);
+        CHECK(counters.rooms == 0);
+    }
+}
