@@ -554,7 +554,8 @@ void Engine::on_peer_datagram(Time now, RelayId relay, const proto::TransportAdd
         stats::add(counters_.relay_dropped_oversize);
         return;
     }
-    std::memcpy(space.data() + peer_headroom, data.data(), data.size());
+    // An empty payload may come with a null pointer, which memcpy must not see.
+    if (!data.empty()) std::memcpy(space.data() + peer_headroom, data.data(), data.size());
     relay_to_client(now, relay, peer,
                     MutableDatagram{space.first(peer_headroom + data.size() + peer_tailroom),
                                     peer_headroom, data.size()},
@@ -636,7 +637,7 @@ bool Engine::queue_payload(Via via, const proto::TransportAddress& to,
     if (borrow) return out.commit_view(via, to, payload);
     auto space = out.prepare();
     if (space.size() < payload.size()) return false;
-    std::memcpy(space.data(), payload.data(), payload.size());
+    if (!payload.empty()) std::memcpy(space.data(), payload.data(), payload.size());
     out.commit(via, to, payload.size());
     return true;
 }

@@ -176,7 +176,8 @@ TEST_CASE("responses are published for every method and code, summed over worker
     CHECK(total == 4);
 
     monitoring::WorkerCountersCollector split({&a, &b}, true);
-    const auto& per_worker = family(split.Collect(), "traverse_stun_responses_total");
+    const auto split_all = split.Collect();
+    const auto& per_worker = family(split_all, "traverse_stun_responses_total");
     CHECK(per_worker.metric.size() == 2 * responses.metric.size());
 }
 

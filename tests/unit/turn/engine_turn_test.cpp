@@ -36,7 +36,7 @@ proto::TransportAddress addr(const char* text) {
 
 std::vector<std::byte> bytes(std::string_view s) {
     std::vector<std::byte> v(s.size());
-    std::memcpy(v.data(), s.data(), s.size());
+    if (!s.empty()) std::memcpy(v.data(), s.data(), s.size()); // no null pointers into memcpy
     return v;
 }
 
