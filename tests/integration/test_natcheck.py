@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import subprocess
-import tempfile
 import unittest
 
 import harness as h
@@ -73,39 +72,27 @@ def server_args(server, tls=True):
 
 
 @unittest.skipUnless(HAVE_ALT, f"cannot bind {ALT_IP} on this host")
-class AgainstRfc5780Server(unittest.TestCase):
+class AgainstRfc5780Server(h.ServerClassCase):
     """traverse with an rfc5780 section, auth (static users and REST secrets) and TLS."""
 
+    tls = True
+    tmp_prefix = "natcheck-it-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="natcheck-it-")
-        cls.cert, key = h.make_cert(cls.tmp.name)
+    def make_config(cls, tls_files) -> dict:
         listen = [h.listener("udp", PRIMARY_IP), h.listener("tcp", PRIMARY_IP),
                   h.listener("tls", PRIMARY_IP)]
         if V6:
             listen.append(h.listener("udp", "::1"))
-        cfg = h.turn_config(listen=listen, tls_files=(cls.cert, key),
-                            peers_allow=["127.0.0.1/32"])
+        cfg = h.turn_config(listen=listen, tls_files=tls_files, peers_allow=["127.0.0.1/32"])
         cfg["rfc5780"] = {"alternate_address": ALT_IP, "alternate_port": 0}
-        cls.server = h.ServerProcess(cfg)
-        try:
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            cls.tmp.cleanup()
-            raise
-        cls.args = server_args(cls.server) + ["--ca", cls.cert]
-        cls.alt = cls.server.find("udp", role="change-both")
+        return cfg
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.server.stop()
-        finally:
-            cls.server.cleanup()
-            cls.tmp.cleanup()
-        if rc != 0:
-            raise AssertionError(f"server exit status {rc}\n{cls.server.stderr_text()[-4000:]}")
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.args = server_args(cls.server) + ["--ca", cls.cert]
+        cls.alt = cls.server.find("udp", role="change-both")
 
     def test_json_no_nat(self):
         r = run_json(self, self.args)

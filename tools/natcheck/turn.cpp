@@ -259,6 +259,61 @@ void record_rtts(TurnResult& r, const std::vector<double>& rtts) {
     r.rtt_avg_ms = sum / static_cast<double>(rtts.size());
 }
 
+/// The schedule and bookkeeping of one echo test: `echo_count` numbered payloads sent
+/// `echo_interval` apart, every round trip counted once, within the deadline.
+struct EchoRun {
+    EchoRun(const TurnOptions& o, Clock::time_point deadline)
+        : count(o.echo_count), interval(o.echo_interval),
+          tag(std::to_string(std::random_device{}())),
+          sent_at(static_cast<std::size_t>(o.echo_count)), seen(sent_at.size(), false),
+          start(Clock::now()),
+          end(std::min(deadline, start + o.echo_interval * o.echo_count + o.echo_wait)) {}
+
+    bool running() const { return Clock::now() < end && static_cast<int>(rtts.size()) < count; }
+
+    /// Hands every payload that is due to `send` (which sends it one way or another).
+    template <class Send> void send_due(Send&& send) {
+        const auto now = Clock::now();
+        while (next < count && start + interval * next <= now) {
+            send(echo_payload(tag, next));
+            sent_at[static_cast<std::size_t>(next)] = Clock::now();
+            ++next;
+        }
+    }
+
+    /// When to look again: the next payload's time, or the end.
+    Clock::time_point wake() const {
+        return next < count ? std::min(end, start + interval * next) : end;
+    }
+
+    bool ours(std::span<const std::byte> payload) const { return echo_index(tag, payload) >= 0; }
+
+    /// A payload came back: its round trip counts if it is ours and not seen before.
+    void arrived(std::span<const std::byte> payload) {
+        const int index = echo_index(tag, payload);
+        if (index < 0 || index >= next || seen[static_cast<std::size_t>(index)]) return;
+        seen[static_cast<std::size_t>(index)] = true;
+        rtts.push_back(std::chrono::duration<double, std::milli>(
+                           Clock::now() - sent_at[static_cast<std::size_t>(index)])
+                           .count());
+    }
+
+    void finish(TurnResult& r) const {
+        r.sent = next;
+        record_rtts(r, rtts);
+    }
+
+    const int count;
+    const milliseconds interval;
+    const std::string tag;
+    std::vector<Clock::time_point> sent_at;
+    std::vector<bool> seen;
+    std::vector<double> rtts;
+    const Clock::time_point start;
+    const Clock::time_point end;
+    int next = 0;
+};
+
 /// Echo through the relay via our own public address: a UDP "peer" socket sends to the relayed
 /// address; the relay hands it to us as a Data indication; we send it back with a Send
 /// indication to the address the relay saw; the peer socket receives it. Works behind every
@@ -267,56 +322,36 @@ void echo_via_peer(Channel& ch, Session& session, TurnResult& r, const TurnOptio
                    const TransportAddress& local_ip, Clock::time_point deadline) {
     UdpSocket peer(local_ip);
     if (!peer.ok()) return;
-    const std::string tag = std::to_string(std::random_device{}());
-    std::vector<Clock::time_point> sent_at(static_cast<std::size_t>(options.echo_count));
-    std::vector<bool> seen(sent_at.size(), false);
-    std::vector<double> rtts;
-    const auto start = Clock::now();
-    const auto end =
-        std::min(deadline, start + options.echo_interval * options.echo_count + options.echo_wait);
-    int next = 0;
+    EchoRun run(options, deadline);
     r.echo_method = "peer";
     std::string error;
     auto handle_client_message = [&](const std::vector<std::byte>& m) {
         auto d = data_indication(m);
-        if (!d || echo_index(tag, d->second) < 0) return;
+        if (!d || !run.ours(d->second)) return;
         session.indicate(p::Method::send, d->first, d->second, error);
     };
     for (auto& m : session.stray())
         handle_client_message(m);
     session.stray().clear();
-    while (Clock::now() < end && static_cast<int>(rtts.size()) < options.echo_count) {
-        const auto now = Clock::now();
-        while (next < options.echo_count && start + options.echo_interval * next <= now) {
-            const std::string payload = echo_payload(tag, next);
-            peer.send_to(*r.relayed, as_bytes(payload));
-            sent_at[static_cast<std::size_t>(next)] = Clock::now();
-            ++next;
-        }
-        auto wake = end;
-        if (next < options.echo_count) wake = std::min(wake, start + options.echo_interval * next);
+    while (run.running()) {
+        run.send_due(
+            [&](const std::string& payload) { peer.send_to(*r.relayed, as_bytes(payload)); });
         pollfd fds[2] = {{ch.fd(), POLLIN, 0}, {peer.fd(), POLLIN, 0}};
         // A TLS record may already be buffered: always try the channel without blocking first.
         while (auto m = ch.receive(Clock::now(), error))
             handle_client_message(*m);
         if (!error.empty()) break;
-        if (poll(fds, 2, millis_until(wake)) <= 0) continue;
+        if (poll(fds, 2, millis_until(run.wake())) <= 0) continue;
         if (fds[1].revents & POLLIN) {
             std::array<std::byte, 2048> buffer{};
             for (;;) {
                 const ssize_t n = recv(peer.fd(), buffer.data(), buffer.size(), 0);
                 if (n < 0) break;
-                const int index = echo_index(tag, {buffer.data(), static_cast<std::size_t>(n)});
-                if (index < 0 || index >= next || seen[static_cast<std::size_t>(index)]) continue;
-                seen[static_cast<std::size_t>(index)] = true;
-                rtts.push_back(std::chrono::duration<double, std::milli>(
-                                   Clock::now() - sent_at[static_cast<std::size_t>(index)])
-                                   .count());
+                run.arrived({buffer.data(), static_cast<std::size_t>(n)});
             }
         }
     }
-    r.sent = next;
-    record_rtts(r, rtts);
+    run.finish(r);
 }
 
 /// Echo through the relay to its own relayed address (when UDP from here does not reach the
@@ -337,41 +372,21 @@ void echo_via_loop(Channel& ch, Session& session, TurnResult& r, const TurnOptio
         return;
     }
     r.echo_method = "relay-loop";
-    const std::string tag = std::to_string(std::random_device{}());
-    std::vector<Clock::time_point> sent_at(static_cast<std::size_t>(options.echo_count));
-    std::vector<bool> seen(sent_at.size(), false);
-    std::vector<double> rtts;
-    const auto start = Clock::now();
-    const auto end =
-        std::min(deadline, start + options.echo_interval * options.echo_count + options.echo_wait);
-    int next = 0;
-    while (Clock::now() < end && static_cast<int>(rtts.size()) < options.echo_count) {
-        const auto now = Clock::now();
-        while (next < options.echo_count && start + options.echo_interval * next <= now) {
-            session.indicate(p::Method::send, self, as_bytes(echo_payload(tag, next)), error);
-            sent_at[static_cast<std::size_t>(next)] = Clock::now();
-            ++next;
-        }
-        auto wake = end;
-        if (next < options.echo_count) wake = std::min(wake, start + options.echo_interval * next);
+    EchoRun run(options, deadline);
+    while (run.running()) {
+        run.send_due([&](const std::string& payload) {
+            session.indicate(p::Method::send, self, as_bytes(payload), error);
+        });
         error.clear();
-        auto m = ch.receive(wake, error);
+        auto m = ch.receive(run.wake(), error);
         if (!m) {
             if (!error.empty()) break;
             continue;
         }
-        auto d = data_indication(*m);
-        if (!d) continue;
-        const int index = echo_index(tag, d->second);
-        if (index < 0 || index >= next || seen[static_cast<std::size_t>(index)]) continue;
-        seen[static_cast<std::size_t>(index)] = true;
-        rtts.push_back(std::chrono::duration<double, std::milli>(
-                           Clock::now() - sent_at[static_cast<std::size_t>(index)])
-                           .count());
+        if (auto d = data_indication(*m)) run.arrived(d->second);
     }
-    r.sent = next;
-    record_rtts(r, rtts);
-    if (rtts.empty()) r.error = "no data came back through the relay";
+    run.finish(r);
+    if (run.rtts.empty()) r.error = "no data came back through the relay";
 }
 
 } // namespace
