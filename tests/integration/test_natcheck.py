@@ -5,6 +5,7 @@ server without RFC 5780, a deliberately broken RFC 5780 server (Python, ignores 
 an unreachable server, the binding-lifetime test, IPv6, and usage errors (exit codes 0/1/2).
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -47,18 +48,28 @@ def run_json(tc, args, expect_rc=0):
         raise AssertionError(f"natcheck --json printed invalid JSON ({e}):\n{proc.stdout}")
 
 
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now (for 'nothing listens here')."""
+@contextlib.contextmanager
+def closed_port():
+    """A port on 127.0.0.1 where nothing answers, held for the block: a bound UDP socket that
+    never reads (no answer) and a bound TCP socket that never listens (connection refused).
+    Holding both keeps servers of tests running in parallel from taking the port meanwhile."""
     for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((PRIMARY_IP, 0))
-            port = u.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                    t.bind((PRIMARY_IP, port))
-                    return port
-            except OSError:
-                continue
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind((PRIMARY_IP, 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind((PRIMARY_IP, port))
+        except OSError:
+            u.close()
+            t.close()
+            continue
+        try:
+            yield port
+        finally:
+            u.close()
+            t.close()
+        return
     raise RuntimeError("no free port")
 
 
@@ -216,8 +227,8 @@ class AgainstPlainServer(unittest.TestCase):
 
     def test_no_rfc5780(self):
         cfg = h.base_config(listen=[h.listener("udp", PRIMARY_IP), h.listener("tcp", PRIMARY_IP)])
-        with h.ServerProcess(cfg) as server:
-            r = run_json(self, server_args(server, tls=False) + ["--tls-port", str(free_port()),
+        with h.ServerProcess(cfg) as server, closed_port() as closed:
+            r = run_json(self, server_args(server, tls=False) + ["--tls-port", str(closed),
                                                                  "--probe-timeout", "500"])
         self.assertTrue(r["udp"])
         self.assertIs(r["tcp"], True)
@@ -239,8 +250,7 @@ class UdpUnanswered(unittest.TestCase):
 
     def test_tcp_fallback_and_turn_over_tcp(self):
         cfg = h.turn_config(listen=[h.listener("tcp", PRIMARY_IP)], peers_allow=["127.0.0.1/32"])
-        with h.ServerProcess(cfg) as server:
-            closed = free_port()
+        with h.ServerProcess(cfg) as server, closed_port() as closed:
             r = run_json(self, ["--server", f"{PRIMARY_IP}:{closed}",
                                 "--tcp-port", str(server.find("tcp").port),
                                 "--tls-port", str(closed), "--probe-timeout", "500",
@@ -270,10 +280,10 @@ class AgainstBrokenServer(unittest.TestCase):
     def test_ignored_change_request_gives_unknown_not_full_cone(self):
         server = BrokenRfc5780Server(PRIMARY_IP, ALT_IP)
         self.addCleanup(server.close)
-        closed = free_port()
-        r = run_json(self, ["--server", f"{server.primary[0]}:{server.primary[1]}",
-                            "--tcp-port", str(closed), "--tls-port", str(closed),
-                            "--probe-timeout", "500"])
+        with closed_port() as closed:
+            r = run_json(self, ["--server", f"{server.primary[0]}:{server.primary[1]}",
+                                "--tcp-port", str(closed), "--tls-port", str(closed),
+                                "--probe-timeout", "500"])
         self.assertTrue(r["udp"])
         self.assertEqual(r["filtering"], "unknown")
         self.assertIn("does not really change its address", r["filtering_reason"])
@@ -286,9 +296,9 @@ class AgainstBrokenServer(unittest.TestCase):
 
 class Failures(unittest.TestCase):
     def test_unreachable_server_exit_1(self):
-        port = free_port()
-        proc = run_natcheck(["--server", f"{PRIMARY_IP}:{port}", "--tls-port", str(port),
-                             "--probe-timeout", "400", "--json"])
+        with closed_port() as port:
+            proc = run_natcheck(["--server", f"{PRIMARY_IP}:{port}", "--tls-port", str(port),
+                                 "--probe-timeout", "400", "--json"])
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
         r = json.loads(proc.stdout)
         self.assertFalse(r["udp"])
