@@ -76,7 +76,7 @@ inline constexpr std::array families{
     Family{"traverse_relay_ports", MetricType::gauge, "", "Relay ports configured (relay.port_range, split between the workers)"},
     Family{"traverse_relay_ports_free", MetricType::gauge, "", "Relay ports not held by an allocation"},
     Family{"traverse_listeners_bound", MetricType::gauge, "", "Listening sockets open and serving (one per listener and worker)"},
-    Family{"traverse_kernel_receive_drops_total", MetricType::counter, "socket", "Datagrams the kernel dropped because a socket's receive buffer was full (SO_RXQ_OVFL), by socket (listener, relay)"},
+    Family{"traverse_kernel_receive_drops_total", MetricType::counter, "socket", "Datagrams the kernel dropped because a socket's receive buffer was full (SO_MEMINFO), by socket (listener, relay)"},
     Family{"traverse_relayed_packets_total", MetricType::counter, "direction", "Datagrams relayed, by direction (to_peer, to_client)"},
     Family{"traverse_relayed_bytes_total", MetricType::counter, "direction", "Payload bytes relayed, by direction (to_peer, to_client)"},
     Family{"traverse_relay_dropped_total", MetricType::counter, "reason", "Relayed datagrams dropped, by reason"},

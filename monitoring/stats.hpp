@@ -67,8 +67,8 @@ namespace traverse::stats {
     X(tls_connections_opened, "TLS client connections opened (before the handshake)")              \
     X(tls_connections_closed, "TLS client connections closed")                                     \
     X(kernel_drops_listener,                                                                       \
-      "Datagrams the kernel dropped on client-facing sockets (SO_RXQ_OVFL)")                       \
-    X(kernel_drops_relay, "Datagrams the kernel dropped on relay sockets (SO_RXQ_OVFL)")
+      "Datagrams the kernel dropped on client-facing sockets (SO_MEMINFO)")                       \
+    X(kernel_drops_relay, "Datagrams the kernel dropped on relay sockets (SO_MEMINFO)")
 
 // X(name, help). Gauges: the owning worker stores the current value (stats::set).
 #define TRAVERSE_SERVER_GAUGES(X)                                                                  \

@@ -24,7 +24,7 @@ constexpr bool is_not_stun(errc e) noexcept {
 
 // True for errors that come from parsing received bytes (as opposed to building).
 constexpr bool is_parse_error(errc e) noexcept {
-    return e != errc::buffer_too_small && e != errc::order_violation;
+    return e != errc::buffer_too_small && e != errc::order_violation && e != errc::crypto_failed;
 }
 
 class ErrcCategory final : public std::error_category {
@@ -61,6 +61,8 @@ public:
             return "channel number outside 0x4000..0x4FFF";
         case errc::order_violation:
             return "attribute added out of order";
+        case errc::crypto_failed:
+            return "libcrypto could not compute the HMAC";
         }
         return "unknown proto error";
     }

@@ -22,6 +22,7 @@ enum class errc {
     buffer_too_small,            ///< the builder's output buffer cannot hold the next write
     bad_channel_number,          ///< channel number outside 0x4000..0x4FFF (RFC 8656 §12)
     order_violation,             ///< builder call out of order (e.g. attribute after FINGERPRINT)
+    crypto_failed,               ///< libcrypto could not compute an HMAC
 };
 
 /// What a receiver should do about an error, independent of its precise cause.

@@ -23,7 +23,7 @@ constexpr std::size_t max_message_length = 0xFFFF;
 
 void MessageBuilder::start(MessageType type, const TransactionId& id,
                            std::uint32_t cookie) noexcept {
-    error_.clear();
+    error_ = errc{};
     stage_ = Stage::idle;
     size_ = 0;
     transaction_id_ = id;
@@ -41,11 +41,11 @@ void MessageBuilder::start(MessageType type, const TransactionId& id,
 }
 
 void MessageBuilder::fail(errc e) noexcept {
-    if (!error_) error_ = make_error_code(e);
+    if (error_ == errc{}) error_ = e;
 }
 
 bool MessageBuilder::usable() noexcept {
-    if (error_) return false;
+    if (error_ != errc{}) return false;
     if (stage_ == Stage::idle) {
         fail(errc::order_violation);
         return false;
@@ -81,7 +81,10 @@ void MessageBuilder::set_length() noexcept {
 }
 
 std::byte* MessageBuilder::begin_attribute(std::uint16_t type, std::size_t value_length) noexcept {
-    if (!usable() || !admit(type)) return nullptr;
+    // The common case (ordinary attributes, no error yet) needs none of the order checks.
+    if (stage_ != Stage::attributes || error_ != errc{}) [[unlikely]] {
+        if (!usable() || !admit(type)) return nullptr;
+    }
     if (value_length > 0xFFFF) {
         fail(errc::bad_value);
         return nullptr;
@@ -98,8 +101,9 @@ std::byte* MessageBuilder::begin_attribute(std::uint16_t type, std::size_t value
     std::byte* p = buffer_.data() + size_;
     store_be16(p, type);
     store_be16(p + 2, static_cast<std::uint16_t>(value_length));
-    // Padding defaults to zero; add_raw overwrites it with the caller's pad byte.
-    std::memset(p + attribute_header_size + value_length, 0, pad4(value_length) - value_length);
+    // Padding defaults to zero: clear the last word before the caller writes the value over its
+    // first bytes (add_raw then sets the caller's pad byte).
+    if (value_length % 4 != 0) store_be32(p + total - 4, 0);
     size_ += total;
     set_length();
     if (type == type_mi) stage_ = Stage::integrity;
@@ -113,7 +117,8 @@ void MessageBuilder::add_raw(std::uint16_t type, std::span<const std::byte> valu
     std::byte* p = begin_attribute(type, value.size());
     if (p == nullptr) return;
     if (!value.empty()) std::memcpy(p, value.data(), value.size());
-    std::memset(p + value.size(), std::to_integer<int>(pad), pad4(value.size()) - value.size());
+    if (pad != std::byte{0})
+        std::memset(p + value.size(), std::to_integer<int>(pad), pad4(value.size()) - value.size());
 }
 
 void MessageBuilder::add_raw(AttrType type, std::span<const std::byte> value,
@@ -142,23 +147,45 @@ void MessageBuilder::add_filled(AttrType type, std::size_t length, std::byte fil
         std::memset(p, std::to_integer<int>(fill), length);
 }
 
-void MessageBuilder::add_address(AttrType type, const TransportAddress& a) noexcept {
-    if (!usable()) return;
+std::byte* MessageBuilder::begin_address(AttrType type, const TransportAddress& a) noexcept {
     if (a.family != Family::ipv4 && a.family != Family::ipv6) {
-        fail(errc::bad_address_family);
-        return;
+        if (usable()) fail(errc::bad_address_family);
+        return nullptr;
     }
-    // 0x00 | family | port | address (RFC 8489 §14.1).
+    // 0x00 | family | port | address (RFC 8489 §14.1); the caller writes port and address.
     std::byte* p = begin_attribute(to_underlying(type), 4 + a.ip_size());
-    if (p == nullptr) return;
+    if (p == nullptr) return nullptr;
     p[0] = std::byte{0};
     p[1] = static_cast<std::byte>(a.family);
+    return p;
+}
+
+void MessageBuilder::add_address(AttrType type, const TransportAddress& a) noexcept {
+    std::byte* p = begin_address(type, a);
+    if (p == nullptr) return;
     store_be16(p + 2, a.port);
     std::memcpy(p + 4, a.ip.data(), a.ip_size());
 }
 
 void MessageBuilder::add_xor_address(AttrType type, const TransportAddress& a) noexcept {
-    add_address(type, xor_transform(a, transaction_id_));
+    // RFC 8489 §14.2, written straight into the message: port ^ top of the magic cookie, the
+    // address ^ cookie (IPv4) or ^ cookie || transaction id (IPv6). Same bytes as
+    // add_address(type, xor_transform(a, id)), without the intermediate copy.
+    std::byte* p = begin_address(type, a);
+    if (p == nullptr) return;
+    store_be16(p + 2, static_cast<std::uint16_t>(a.port ^ (magic_cookie >> 16)));
+    std::uint32_t head = 0;
+    std::memcpy(&head, a.ip.data(), 4);
+    std::byte cookie[4];
+    store_be32(cookie, magic_cookie);
+    std::uint32_t key = 0;
+    std::memcpy(&key, cookie, 4);
+    head ^= key;
+    std::memcpy(p + 4, &head, 4);
+    if (a.family == Family::ipv6) {
+        for (std::size_t i = 0; i < transaction_id_.size(); ++i)
+            p[8 + i] = static_cast<std::byte>(a.ip[4 + i]) ^ transaction_id_[i];
+    }
 }
 
 void MessageBuilder::add_error_code(int code, std::string_view reason) noexcept {
@@ -260,7 +287,7 @@ void MessageBuilder::add_message_integrity(std::span<const std::byte> key) noexc
     const std::span<const std::byte> parts[] = {
         buffer_.first(size_ - attribute_header_size - hmac_sha1_size)};
     if (!compute_hmac_sha1(key, parts, std::span<std::byte, hmac_sha1_size>(p, hmac_sha1_size)))
-        error_ = std::make_error_code(std::errc::not_supported);
+        error_ = errc::crypto_failed;
 }
 
 void MessageBuilder::add_message_integrity_sha256(std::span<const std::byte> key) noexcept {
@@ -270,7 +297,7 @@ void MessageBuilder::add_message_integrity_sha256(std::span<const std::byte> key
         buffer_.first(size_ - attribute_header_size - hmac_sha256_size)};
     if (!compute_hmac_sha256(key, parts,
                              std::span<std::byte, hmac_sha256_size>(p, hmac_sha256_size)))
-        error_ = std::make_error_code(std::errc::not_supported);
+        error_ = errc::crypto_failed;
 }
 
 void MessageBuilder::add_fingerprint() noexcept {
@@ -281,7 +308,7 @@ void MessageBuilder::add_fingerprint() noexcept {
 }
 
 Expected<std::span<const std::byte>> MessageBuilder::finish() const noexcept {
-    if (error_) return error_;
+    if (error_ != errc{}) return error_;
     if (stage_ == Stage::idle) return errc::order_violation;
     return std::span<const std::byte>(buffer_.first(size_));
 }

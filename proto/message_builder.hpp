@@ -72,7 +72,7 @@ public:
     void add_password_algorithms(std::span<const PasswordAlgorithm> algorithms) noexcept;
 
     /// Appends MESSAGE-INTEGRITY: HMAC-SHA1 over the message so far, its length counted (§14.5).
-    /// If libcrypto cannot compute the HMAC the sticky error is std::errc::not_supported.
+    /// If libcrypto cannot compute the HMAC the sticky error is errc::crypto_failed.
     void add_message_integrity(std::span<const std::byte> key) noexcept;
     /// Appends MESSAGE-INTEGRITY-SHA256 with the full 32-byte HMAC-SHA256 (§14.6).
     void add_message_integrity_sha256(std::span<const std::byte> key) noexcept;
@@ -80,7 +80,9 @@ public:
     void add_fingerprint() noexcept;
 
     /// The first error, or a success code.
-    std::error_code error() const noexcept { return error_; }
+    std::error_code error() const noexcept {
+        return error_ == errc{} ? std::error_code{} : make_error_code(error_);
+    }
     /// Bytes written so far (0 before start()).
     std::size_t size() const noexcept { return size_; }
     /// The encoded message, or the sticky error (errc::order_violation before start()).
@@ -94,12 +96,14 @@ private:
     bool usable() noexcept;
     bool admit(std::uint16_t type) noexcept;
     std::byte* begin_attribute(std::uint16_t type, std::size_t value_length) noexcept;
+    /// Starts an (XOR-)address attribute: checks the family, writes reserved and family bytes.
+    std::byte* begin_address(AttrType type, const TransportAddress& a) noexcept;
     void fail(errc e) noexcept;
     void set_length() noexcept;
 
     std::span<std::byte> buffer_;
     std::size_t size_ = 0;
-    std::error_code error_;
+    errc error_{}; ///< errc{} while there is none (kept as the enum: no category lookups per call)
     Stage stage_ = Stage::idle;
     TransactionId transaction_id_{};
 };

@@ -103,7 +103,7 @@ errc MessageView::index(std::span<const std::byte> wire) noexcept {
             // Why a hard limit: the index is an inline array; a request with more attributes
             // than any real client sends is answered with 400 rather than partly ignored.
             if (view.count_ == max_attributes) return errc::too_many_attributes;
-            view.attributes_[view.count_++] = attribute;
+            view.slots_.items[view.count_++] = attribute;
         }
         pos = next;
     }

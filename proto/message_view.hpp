@@ -11,6 +11,7 @@
 #include <iterator>
 #include <optional>
 #include <span>
+#include <type_traits>
 
 namespace traverse::proto {
 
@@ -147,7 +148,7 @@ public:
     /// Number of indexed attributes of type t.
     std::size_t count(AttrType t) const noexcept;
     /// Every indexed attribute, in wire order, repeated ones included.
-    std::span<const Attribute> attributes() const noexcept { return {attributes_.data(), count_}; }
+    std::span<const Attribute> attributes() const noexcept { return {slots_.items, count_}; }
     /// Distinct comprehension-required types that are not AttrType enumerators (at most 8).
     std::span<const std::uint16_t> unknown_required() const noexcept {
         return {unknown_.data(), unknown_count_};
@@ -192,8 +193,17 @@ private:
     std::size_t fingerprint_offset_ = none;
     std::size_t count_ = 0;
     std::size_t unknown_count_ = 0;
-    std::array<Attribute, max_attributes> attributes_{};
-    std::array<std::uint16_t, max_unknown_required> unknown_{};
+    /// The index: only the first count_ entries are ever written or read. Left uninitialized
+    /// on purpose (a union with an empty constructor): zeroing a kilobyte per received message
+    /// cost more than indexing it.
+    union Slots {
+        Slots() noexcept {}
+        Attribute items[max_attributes];
+    };
+    static_assert(std::is_trivially_copyable_v<Attribute> &&
+                  std::is_trivially_destructible_v<Attribute>);
+    Slots slots_;
+    std::array<std::uint16_t, max_unknown_required> unknown_; ///< first unknown_count_ are set
 };
 
 } // namespace traverse::proto

@@ -29,7 +29,7 @@ bool from_sockaddr(const sockaddr* sa, proto::TransportAddress& out) noexcept {
 }
 
 socklen_t to_sockaddr(const proto::TransportAddress& a, sockaddr_storage& out) noexcept {
-    std::memset(&out, 0, sizeof out);
+    // Only the returned length is meaningful; the rest of `out` is left as it was.
     if (a.family == proto::Family::ipv4) {
         sockaddr_in sin{};
         sin.sin_family = AF_INET;

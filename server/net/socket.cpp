@@ -70,10 +70,6 @@ OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes,
     // Listeners send every peer->client datagram of their worker: a send buffer as large as
     // the receive buffer absorbs bursts that would otherwise fail with EAGAIN and be dropped.
     if (reuse_port) set_buffer(r.socket.fd, SO_SNDBUF, SO_SNDBUFFORCE, receive_buffer_bytes);
-    // Datagrams then carry the socket's drop total (receive buffer overflows), which the
-    // reader turns into the kernel_drops counters.
-    int one = 1;
-    ::setsockopt(r.socket.fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
     return r;
 }
 

@@ -9,11 +9,31 @@
 #include <cerrno>
 #include <cstring>
 #include <linux/errqueue.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 
 namespace traverse::net {
 
 namespace asio = boost::asio;
+
+ReceiveBatch::ReceiveBatch() noexcept {
+    for (std::size_t i = 0; i < batch_size; ++i) {
+        iovecs[i] = iovec{slots[i].data() + headroom, payload_bytes};
+        headers[i].msg_hdr = msghdr{};
+        headers[i].msg_hdr.msg_name = &names[i];
+        headers[i].msg_hdr.msg_iov = &iovecs[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    rearm();
+}
+
+void ReceiveBatch::rearm() noexcept {
+    for (auto& h : headers) {
+        h.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        h.msg_hdr.msg_flags = 0;
+        h.msg_len = 0;
+    }
+}
 
 UdpPort::UdpPort(asio::io_context& io, BoundSocket socket, std::uint32_t tag, DatagramSink& sink,
                  ReceiveBatch& batch)
@@ -85,18 +105,7 @@ void UdpPort::drain() {
     std::size_t drained = 0;
     while (drained < wakeup_budget) {
         auto& b = batch_;
-        for (std::size_t i = 0; i < batch_size; ++i) {
-            b.iovecs[i] =
-                iovec{b.slots[i].data() + ReceiveBatch::headroom, ReceiveBatch::payload_bytes};
-            b.headers[i].msg_hdr = msghdr{};
-            b.headers[i].msg_hdr.msg_name = &b.names[i];
-            b.headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-            b.headers[i].msg_hdr.msg_iov = &b.iovecs[i];
-            b.headers[i].msg_hdr.msg_iovlen = 1;
-            b.headers[i].msg_hdr.msg_control = b.controls[i].data();
-            b.headers[i].msg_hdr.msg_controllen = ReceiveBatch::control_bytes;
-            b.headers[i].msg_len = 0;
-        }
+        b.rearm();
         int n = ::recvmmsg(socket_.native_handle(), b.headers.data(),
                            static_cast<unsigned>(batch_size), MSG_DONTWAIT, nullptr);
         if (n <= 0) {
@@ -115,23 +124,8 @@ void UdpPort::drain() {
             break;
         }
         std::size_t count = 0;
-        // SO_RXQ_OVFL: each datagram queued after a drop carries the socket's drop total at
-        // the time it was queued; the newest one tells how many were lost since the last look.
-        bool saw_drops = false;
-        std::uint32_t drops = drops_seen_;
         for (int i = 0; i < n; ++i) {
             auto& h = b.headers[static_cast<std::size_t>(i)];
-            if (h.msg_hdr.msg_controllen > 0) {
-                for (cmsghdr* c = CMSG_FIRSTHDR(&h.msg_hdr); c != nullptr;
-                     c = CMSG_NXTHDR(&h.msg_hdr, c)) {
-                    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
-                    std::uint32_t total = 0;
-                    std::memcpy(&total, CMSG_DATA(c), sizeof total);
-                    // Totals only grow (modulo 2^32): keep the one furthest ahead.
-                    if (!saw_drops || static_cast<std::int32_t>(total - drops) > 0) drops = total;
-                    saw_drops = true;
-                }
-            }
             // A truncated datagram is larger than any STUN/TURN message we accept: drop it here.
             if (h.msg_hdr.msg_flags & MSG_TRUNC) continue;
             ReceivedDatagram& r = b.received[count];
@@ -141,11 +135,6 @@ void UdpPort::drain() {
             ++count;
         }
         drained += static_cast<std::size_t>(n);
-        if (saw_drops && drops != drops_seen_) {
-            const std::uint32_t delta = drops - drops_seen_; // wraps correctly at 2^32
-            drops_seen_ = drops;
-            if (static_cast<std::int32_t>(delta) > 0) sink_.on_receive_drops(tag_, delta);
-        }
         if (count > 0) sink_.on_datagrams(tag_, {b.received.data(), count});
         if (static_cast<std::size_t>(n) < batch_size) {
             do_wait();
@@ -161,6 +150,18 @@ void UdpPort::drain() {
         return;
     }
     do_wait();
+}
+
+void UdpPort::poll_drops() noexcept {
+    std::uint32_t meminfo[SK_MEMINFO_VARS] = {};
+    socklen_t len = sizeof meminfo;
+    if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_MEMINFO, meminfo, &len) != 0 ||
+        len < sizeof(std::uint32_t) * (SK_MEMINFO_DROPS + 1))
+        return;
+    const std::uint32_t total = meminfo[SK_MEMINFO_DROPS];
+    const std::uint32_t delta = total - drops_seen_; // the kernel's counter wraps at 2^32
+    drops_seen_ = total;
+    if (delta != 0) sink_.on_receive_drops(tag_, delta);
 }
 
 std::size_t UdpPort::send(std::span<const OutgoingDatagram> datagrams) noexcept {

@@ -50,9 +50,9 @@ struct MutableDatagram {
 /// the caller keeps unchanged until it has flushed and cleared the outbox.
 class Outbox {
 public:
-    /// Upper bound of messages per batch: one answer per received datagram of a 32-message
-    /// recvmmsg batch, with room to spare.
-    static constexpr std::size_t max_messages = 64;
+    /// Upper bound of messages per batch: one answer per received datagram of a 64-message
+    /// recvmmsg batch (net::ReceiveBatch::batch_size), with room to spare.
+    static constexpr std::size_t max_messages = 128;
     /// Largest message the engine writes: a receive slot's payload plus a Data indication's
     /// headers. Larger relayed payloads are dropped and counted (relay_dropped_oversize).
     static constexpr std::size_t max_message_bytes = 9216 + 64;

@@ -239,6 +239,7 @@ std::optional<std::uint16_t> RelayPool::pick_port(bool even) {
 void RelayPool::close(turn::RelayId id) {
     if (id >= ports_.size() || !ports_[id]) return;
     mark(ports_[id]->local().port, false);
+    ports_[id]->poll_drops(); // the last drops of this socket, before they become unreadable
     ports_[id]->close();
     graveyard_.push_back(std::move(ports_[id]));
     free_ids_.push_back(id);
@@ -249,6 +250,16 @@ void RelayPool::close(turn::RelayId id) {
 void RelayPool::on_tick(std::chrono::steady_clock::time_point now) {
     graveyard_.clear();
     reservations_.expire(now);
+    // Kernel receive drops, a bounded number of sockets per tick in rotation: one getsockopt
+    // each, so a full slice (16 k sockets) is swept every 16 s at about 1 ms per tick.
+    const std::size_t total = ports_.size();
+    for (std::size_t polled = 0, seen = 0; seen < total && polled < drop_polls_per_tick; ++seen) {
+        if (drop_poll_cursor_ >= total) drop_poll_cursor_ = 0;
+        if (auto& p = ports_[drop_poll_cursor_++]) {
+            p->poll_drops();
+            ++polled;
+        }
+    }
 }
 
 } // namespace traverse::worker

@@ -75,9 +75,11 @@ public:
     net::UdpPort* port(turn::RelayId id) noexcept {
         return id < ports_.size() ? ports_[id].get() : nullptr;
     }
-    /// Frees closed ports and expired reservations; call about once a second.
+    /// Frees closed ports and expired reservations, and polls up to drop_polls_per_tick
+    /// relay sockets for kernel receive drops; call about once a second.
     void on_tick(std::chrono::steady_clock::time_point now);
     std::size_t open_count() const noexcept { return open_; }
+    static constexpr std::size_t drop_polls_per_tick = 1024;
     std::size_t free_ports() const noexcept;
 
 private:
@@ -104,6 +106,7 @@ private:
     ReservationRegistry& reservations_;
     std::mt19937_64 random_;
     std::size_t open_ = 0;
+    std::size_t drop_poll_cursor_ = 0; ///< next RelayId whose drop count is polled
     stats::WorkerCounters* counters_;
 };
 

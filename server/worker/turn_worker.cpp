@@ -70,6 +70,8 @@ void TurnWorker::schedule_tick() {
         const auto now = turn::Clock::now();
         engine_.on_tick(now);
         relays_.on_tick(now);
+        for (auto& p : udp_)
+            if (p) p->poll_drops();
         allocations_.store(engine_.allocation_count(), std::memory_order_relaxed);
         return_memory();
         schedule_tick();

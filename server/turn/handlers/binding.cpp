@@ -13,11 +13,6 @@ namespace {
 
 using proto::AttrType;
 
-/// RFC 5780 attributes are comprehension-required; when the behaviour-discovery sockets are not
-/// configured the server does not implement them and must say so with 420 (RFC 5780 §7.2).
-constexpr std::array<AttrType, 3> rfc5780_request_attributes = {
-    AttrType::change_request, AttrType::response_port, AttrType::padding};
-
 /// Collects the comprehension-required attributes this server will not honour (at most 8).
 struct UnknownList {
     std::array<std::uint16_t, 12> types{};
@@ -37,16 +32,38 @@ void Engine::handle_binding(const ClientContext& from, const proto::MessageView&
     const bool classic = !request.has_magic_cookie();
     if (classic) stats::add(counters_.rfc3489_requests);
 
+    // The RFC 5780 attributes of the request, found in one pass (most requests carry none).
+    const proto::Attribute* change_request = nullptr;
+    const proto::Attribute* response_port = nullptr;
+    const proto::Attribute* padding = nullptr;
+    for (const proto::Attribute& a : request.attributes()) {
+        switch (a.attr()) {
+        case AttrType::change_request:
+            if (!change_request) change_request = &a;
+            break;
+        case AttrType::response_port:
+            if (!response_port) response_port = &a;
+            break;
+        case AttrType::padding:
+            if (!padding) padding = &a;
+            break;
+        default:
+            break;
+        }
+    }
+
     // RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420 listing them.
     UnknownList unknown;
     for (std::uint16_t t : request.unknown_required())
         unknown.add(t);
-    // Over TCP/TLS a server that does RFC 5780 knows these attributes and refuses them (400
-    // below); a UDP socket outside any group cannot honour them at all.
+    // RFC 5780 attributes are comprehension-required; when the behaviour-discovery sockets are
+    // not configured the server does not implement them and must say so with 420 (RFC 5780
+    // §7.2). Over TCP/TLS a server that does RFC 5780 knows these attributes and refuses them
+    // (400 below); a UDP socket outside any group cannot honour them at all.
     const bool stream = here.transport != Transport::udp;
     if (!here.rfc5780() && !(stream && options_.rfc5780)) {
-        for (AttrType t : rfc5780_request_attributes)
-            if (request.find(t)) unknown.add(static_cast<std::uint16_t>(t));
+        for (const proto::Attribute* a : {change_request, response_port, padding})
+            if (a) unknown.add(a->type);
     }
     if (unknown.count > 0) {
         send_error(from, request, 420, unknown.span(), out);
@@ -56,7 +73,7 @@ void Engine::handle_binding(const ClientContext& from, const proto::MessageView&
     // RFC 5780 §6.1: CHANGE-REQUEST (and RESPONSE-PORT) only make sense over UDP.
     std::uint8_t flip = 0;
     std::uint16_t destination_port = from.client.port;
-    if (auto cr = request.find(AttrType::change_request)) {
+    if (const proto::Attribute* cr = change_request) {
         if (here.transport != Transport::udp) {
             send_error(from, request, 400, {}, out);
             return;
@@ -68,7 +85,7 @@ void Engine::handle_binding(const ClientContext& from, const proto::MessageView&
         }
         flip = static_cast<std::uint8_t>((value->change_port ? 1 : 0) | (value->change_ip ? 2 : 0));
     }
-    if (auto rp = request.find(AttrType::response_port)) {
+    if (const proto::Attribute* rp = response_port) {
         auto port = proto::decode_response_port(*rp);
         if (here.transport != Transport::udp || !port || *port == 0) {
             send_error(from, request, 400, {}, out);
@@ -109,8 +126,7 @@ void Engine::handle_binding(const ClientContext& from, const proto::MessageView&
             b.add_address(AttrType::response_origin, origin.local);
             b.add_address(AttrType::other_address, other.local);
             // RFC 5780 §7.6: answer PADDING with PADDING, never larger than the request's.
-            if (auto pad = request.find(AttrType::padding))
-                b.add_filled(AttrType::padding, pad->value.size());
+            if (padding) b.add_filled(AttrType::padding, padding->value.size());
         }
         if (!options_.software.empty()) b.add_string(AttrType::software, options_.software);
     }
