@@ -66,8 +66,7 @@ namespace traverse::stats {
     X(tcp_connections_closed, "TCP client connections closed")                                     \
     X(tls_connections_opened, "TLS client connections opened (before the handshake)")              \
     X(tls_connections_closed, "TLS client connections closed")                                     \
-    X(kernel_drops_listener,                                                                       \
-      "Datagrams the kernel dropped on client-facing sockets (SO_MEMINFO)")                       \
+    X(kernel_drops_listener, "Datagrams the kernel dropped on client-facing sockets (SO_MEMINFO)") \
     X(kernel_drops_relay, "Datagrams the kernel dropped on relay sockets (SO_MEMINFO)")
 
 // X(name, help). Gauges: the owning worker stores the current value (stats::set).
