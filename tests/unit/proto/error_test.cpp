@@ -14,8 +14,8 @@ namespace traverse::proto {
 TEST_SUITE("proto") {
 
     TEST_CASE("every error code has a category and a message") {
-        for (int v = static_cast<int>(errc::truncated);
-             v <= static_cast<int>(errc::crypto_failed); ++v) {
+        for (int v = static_cast<int>(errc::truncated); v <= static_cast<int>(errc::crypto_failed);
+             ++v) {
             const std::error_code ec = make_error_code(static_cast<errc>(v));
             CAPTURE(v);
             CHECK(ec);
