@@ -73,6 +73,22 @@ OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes,
     return r;
 }
 
+OpenResult open_udp_sender(const proto::TransportAddress& at, int send_buffer_bytes) {
+    OpenResult r = open_common(at, SOCK_DGRAM, true);
+    if (!r.ok()) return r;
+    set_buffer(r.socket.fd, SO_SNDBUF, SO_SNDBUFFORCE, send_buffer_bytes);
+    int smallest = 1; // the kernel rounds it up to its minimum: nothing is read from it
+    ::setsockopt(r.socket.fd, SOL_SOCKET, SO_RCVBUF, &smallest, sizeof smallest);
+    sockaddr_storage ss;
+    const socklen_t len = to_sockaddr(at, ss);
+    if (::connect(r.socket.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+        r.error = describe("cannot connect the sending socket of", at);
+        ::close(r.socket.fd);
+        r.socket.fd = -1;
+    }
+    return r;
+}
+
 OpenResult open_tcp_listener(const proto::TransportAddress& at, int backlog) {
     OpenResult r = open_common(at, SOCK_STREAM, true);
     if (!r.ok()) return r;

@@ -25,6 +25,11 @@ struct OpenResult {
 /// group of `at` when `reuse_port` (listeners), exclusively otherwise (relay sockets).
 OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes,
                     bool reuse_port = true);
+/// A send-only twin of a UDP listener: a non-blocking socket in the SO_REUSEPORT group of `at`,
+/// connected to `at` itself. The kernel skips connected members when it spreads datagrams over
+/// the group, so the twin receives nothing (but a datagram from `at` to `at`), while sendmsg
+/// with an explicit destination still works and leaves from `at`.
+OpenResult open_udp_sender(const proto::TransportAddress& at, int send_buffer_bytes);
 /// A non-blocking listening TCP socket in the SO_REUSEPORT group of `at`.
 OpenResult open_tcp_listener(const proto::TransportAddress& at, int backlog);
 

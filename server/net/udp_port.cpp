@@ -11,6 +11,7 @@
 #include <linux/errqueue.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 namespace traverse::net {
 
@@ -44,6 +45,10 @@ UdpPort::UdpPort(asio::io_context& io, BoundSocket socket, std::uint32_t tag, Da
     socket_.non_blocking(true);
 }
 
+UdpPort::~UdpPort() {
+    if (send_fd_ >= 0) ::close(send_fd_);
+}
+
 void UdpPort::start() {
     do_wait();
 }
@@ -51,6 +56,27 @@ void UdpPort::start() {
 void UdpPort::close() {
     boost::system::error_code ignored;
     socket_.close(ignored);
+    if (send_fd_ >= 0) ::close(send_fd_);
+    send_fd_ = -1;
+}
+
+bool UdpPort::use_send_twin() noexcept {
+    if (send_fd_ >= 0) return true;
+    const int fd = socket_.native_handle();
+    int reuse = 0;
+    socklen_t len = sizeof reuse;
+    if (::getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuse, &len) != 0 || reuse == 0) return false;
+    int send_buffer = 0;
+    len = sizeof send_buffer;
+    ::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer, &len); // reported doubled
+    OpenResult twin = open_udp_sender(local_, send_buffer / 2);
+    if (!twin.ok()) return false;
+    send_fd_ = twin.socket.fd;
+    // Between its bind and its connect the twin was an ordinary member of the group and may
+    // have been handed a datagram: serve whatever it holds, then it never receives again.
+    while (receive(send_fd_) == static_cast<int>(batch_size)) {
+    }
+    return true;
 }
 
 void UdpPort::enable_icmp_errors() noexcept {
@@ -101,13 +127,30 @@ void UdpPort::do_wait() {
     });
 }
 
+int UdpPort::receive(int fd) {
+    auto& b = batch_;
+    b.rearm();
+    const int n = ::recvmmsg(fd, b.headers.data(), static_cast<unsigned>(batch_size),
+                             MSG_DONTWAIT, nullptr);
+    std::size_t count = 0;
+    for (int i = 0; i < n; ++i) {
+        auto& h = b.headers[static_cast<std::size_t>(i)];
+        // A truncated datagram is larger than any STUN/TURN message we accept: drop it here.
+        if (h.msg_hdr.msg_flags & MSG_TRUNC) continue;
+        ReceivedDatagram& r = b.received[count];
+        if (!from_sockaddr(static_cast<const sockaddr*>(h.msg_hdr.msg_name), r.from)) continue;
+        r.data = std::span<std::byte>(
+            b.slots[static_cast<std::size_t>(i)].data() + ReceiveBatch::headroom, h.msg_len);
+        ++count;
+    }
+    if (count > 0) sink_.on_datagrams(tag_, {b.received.data(), count});
+    return n;
+}
+
 void UdpPort::drain() {
     std::size_t drained = 0;
     while (drained < wakeup_budget) {
-        auto& b = batch_;
-        b.rearm();
-        int n = ::recvmmsg(socket_.native_handle(), b.headers.data(),
-                           static_cast<unsigned>(batch_size), MSG_DONTWAIT, nullptr);
+        const int n = receive(socket_.native_handle());
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 // With IP_RECVERR the ICMP error also sits in the error queue; read it there,
@@ -123,19 +166,7 @@ void UdpPort::drain() {
             if (icmp_errors_ && drained == 0) drain_errors();
             break;
         }
-        std::size_t count = 0;
-        for (int i = 0; i < n; ++i) {
-            auto& h = b.headers[static_cast<std::size_t>(i)];
-            // A truncated datagram is larger than any STUN/TURN message we accept: drop it here.
-            if (h.msg_hdr.msg_flags & MSG_TRUNC) continue;
-            ReceivedDatagram& r = b.received[count];
-            if (!from_sockaddr(static_cast<const sockaddr*>(h.msg_hdr.msg_name), r.from)) continue;
-            r.data = std::span<std::byte>(
-                b.slots[static_cast<std::size_t>(i)].data() + ReceiveBatch::headroom, h.msg_len);
-            ++count;
-        }
         drained += static_cast<std::size_t>(n);
-        if (count > 0) sink_.on_datagrams(tag_, {b.received.data(), count});
         if (static_cast<std::size_t>(n) < batch_size) {
             do_wait();
             return;
@@ -180,8 +211,8 @@ std::size_t UdpPort::send(std::span<const OutgoingDatagram> datagrams) noexcept 
             headers[i].msg_hdr.msg_iov = &iovecs[i];
             headers[i].msg_hdr.msg_iovlen = 1;
         }
-        int sent = ::sendmmsg(socket_.native_handle(), headers.data(), static_cast<unsigned>(n),
-                              MSG_DONTWAIT);
+        int sent = ::sendmmsg(send_fd_ >= 0 ? send_fd_ : socket_.native_handle(), headers.data(),
+                              static_cast<unsigned>(n), MSG_DONTWAIT);
         if (sent <= 0) {
             if (sent < 0 && errno == EINTR) continue;
             // EAGAIN (socket buffer full) or a per-destination error on the first message: drop

@@ -92,12 +92,22 @@ public:
             ReceiveBatch& batch);
     UdpPort(const UdpPort&) = delete;
     UdpPort& operator=(const UdpPort&) = delete;
+    ~UdpPort();
 
     void start();
     void close();
     /// Asks the kernel to queue ICMP errors for this socket (IP_RECVERR / IPV6_RECVERR); they
     /// reach the sink's on_icmp_error. Used on relay sockets (RFC 8656 §11).
     void enable_icmp_errors() noexcept;
+    /// For a listener in a SO_REUSEPORT group: sends through a twin socket from now on (see
+    /// open_udp_sender), and keeps receiving on this one. False, and nothing changes, when this
+    /// socket is not in such a group or the twin cannot be opened.
+    ///
+    /// Why: the socket Asio waits on has an epoll entry on its wait queue, and the kernel runs
+    /// its write-space wake-up through that entry each time it frees a sent datagram (two
+    /// spinlocks with interrupts off per datagram; about 4% of a core per Binding answer on
+    /// the benchmark machines). No epoll watches the twin, so sending from it costs none of it.
+    bool use_send_twin() noexcept;
     /// Sends with sendmmsg; returns how many datagrams the kernel did not take (dropped).
     std::size_t send(std::span<const OutgoingDatagram> datagrams) noexcept;
     /// Reads the socket's receive-drop total (SO_MEMINFO, the `drops` column of /proc/net/udp)
@@ -113,6 +123,8 @@ public:
 private:
     void do_wait();
     void drain();
+    /// One recvmmsg on fd into the batch, handing the datagrams to the sink; its result.
+    int receive(int fd);
     void drain_errors() noexcept;
 
     boost::asio::ip::udp::socket socket_;
@@ -120,6 +132,7 @@ private:
     std::uint32_t tag_;
     DatagramSink& sink_;
     ReceiveBatch& batch_;
+    int send_fd_ = -1; ///< the twin of use_send_twin(), or -1: send on socket_
     bool icmp_errors_ = false;
     std::uint32_t drops_seen_ = 0; ///< the kernel's drop total at the last poll_drops()
 };
