@@ -130,8 +130,8 @@ void UdpPort::do_wait() {
 int UdpPort::receive(int fd) {
     auto& b = batch_;
     b.rearm();
-    const int n = ::recvmmsg(fd, b.headers.data(), static_cast<unsigned>(batch_size),
-                             MSG_DONTWAIT, nullptr);
+    const int n =
+        ::recvmmsg(fd, b.headers.data(), static_cast<unsigned>(batch_size), MSG_DONTWAIT, nullptr);
     std::size_t count = 0;
     for (int i = 0; i < n; ++i) {
         auto& h = b.headers[static_cast<std::size_t>(i)];
