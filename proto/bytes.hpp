@@ -2,6 +2,7 @@
 // Bounds-checked big-endian (network order) reading and writing over std::span.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -20,38 +21,59 @@ inline std::string_view chars_of(std::span<const std::byte> b) noexcept {
     return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
+// Loads and stores go through memcpy (one unaligned move) and a byte swap on little-endian
+// hosts; the byte-at-a-time form was not merged into single moves by the compiler for std::byte.
+namespace detail {
+template <class U> inline U to_big_endian(U v) noexcept {
+    if constexpr (std::endian::native == std::endian::big) {
+        return v;
+    } else if constexpr (sizeof(U) == 2) {
+        return __builtin_bswap16(v);
+    } else if constexpr (sizeof(U) == 4) {
+        return __builtin_bswap32(v);
+    } else {
+        return __builtin_bswap64(v);
+    }
+}
+template <class U> inline U load_be(const std::byte* p) noexcept {
+    U v;
+    std::memcpy(&v, p, sizeof v);
+    return to_big_endian(v);
+}
+template <class U> inline void store_be(std::byte* p, U v) noexcept {
+    v = to_big_endian(v);
+    std::memcpy(p, &v, sizeof v);
+}
+} // namespace detail
+
 /// Reads a big-endian 16-bit value from the first two bytes of p (caller checked bounds).
 inline std::uint16_t load_be16(const std::byte* p) noexcept {
-    return static_cast<std::uint16_t>((std::to_integer<unsigned>(p[0]) << 8) |
-                                      std::to_integer<unsigned>(p[1]));
+    return detail::load_be<std::uint16_t>(p);
 }
 
 /// Reads a big-endian 32-bit value from the first four bytes of p (caller checked bounds).
 inline std::uint32_t load_be32(const std::byte* p) noexcept {
-    return (std::uint32_t{load_be16(p)} << 16) | std::uint32_t{load_be16(p + 2)};
+    return detail::load_be<std::uint32_t>(p);
 }
 
 /// Reads a big-endian 64-bit value from the first eight bytes of p (caller checked bounds).
 inline std::uint64_t load_be64(const std::byte* p) noexcept {
-    return (std::uint64_t{load_be32(p)} << 32) | std::uint64_t{load_be32(p + 4)};
+    return detail::load_be<std::uint64_t>(p);
 }
 
 /// Writes v big-endian into the first two bytes of p (caller checked bounds).
 inline void store_be16(std::byte* p, std::uint16_t v) noexcept {
-    p[0] = static_cast<std::byte>(v >> 8);
-    p[1] = static_cast<std::byte>(v);
+    detail::store_be(p, v);
 }
 
 /// Writes v big-endian into the first four bytes of p (caller checked bounds).
 inline void store_be32(std::byte* p, std::uint32_t v) noexcept {
-    store_be16(p, static_cast<std::uint16_t>(v >> 16));
-    store_be16(p + 2, static_cast<std::uint16_t>(v));
+    detail::store_be(p, v);
 }
 
 /// Writes v big-endian into the first eight bytes of p (caller checked bounds).
 inline void store_be64(std::byte* p, std::uint64_t v) noexcept {
-    store_be32(p, static_cast<std::uint32_t>(v >> 32));
-    store_be32(p + 4, static_cast<std::uint32_t>(v));
+    detail::store_be(p, v);
 }
 
 /// Rounds n up to the next multiple of 4 (STUN attribute and ChannelData padding).

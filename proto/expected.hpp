@@ -39,12 +39,13 @@ public:
         : value_(std::in_place, std::forward<Args>(args)...) {}
 
     /// Holds an error; ec must be non-zero.
-    Expected(std::error_code ec) noexcept : error_(ec) {
+    Expected(std::error_code ec) noexcept
+        : error_value_(ec.value()), error_category_(&ec.category()) {
         assert(ec && "an Expected error must be a failure code");
     }
 
     /// Holds a proto::errc error.
-    Expected(errc e) noexcept : error_(make_error_code(e)) {}
+    Expected(errc e) noexcept : Expected(make_error_code(e)) {}
 
     /// True when a value is held.
     bool has_value() const noexcept { return value_.has_value(); }
@@ -94,11 +95,17 @@ public:
     }
 
     /// The error, or a default (success) error_code when a value is held.
-    std::error_code error() const noexcept { return error_; }
+    std::error_code error() const noexcept {
+        return error_category_ ? std::error_code(error_value_, *error_category_)
+                               : std::error_code();
+    }
 
 private:
     std::optional<T> value_;
-    std::error_code error_;
+    // The error as its two parts, not a std::error_code member: a default error_code looks up
+    // system_category() out of line, once per successful parse or build on the packet path.
+    int error_value_ = 0;
+    const std::error_category* error_category_ = nullptr;
 };
 
 } // namespace traverse::proto
