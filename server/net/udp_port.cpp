@@ -11,6 +11,7 @@
 #include <linux/errqueue.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 namespace traverse::net {
@@ -195,33 +196,106 @@ void UdpPort::poll_drops() noexcept {
     if (delta != 0) sink_.on_receive_drops(tag_, delta);
 }
 
+namespace {
+
+// The most bytes one GSO send may carry: a UDP datagram's payload limit over IPv4.
+constexpr std::size_t max_gso_bytes = 65507;
+// Largest datagram coalesced: each segment must fit the path MTU (the kernel refuses the send
+// otherwise), and 1400 bytes fit a 1500-byte MTU with IPv6 and tunnel headers to spare. Media
+// relayed for WebRTC stays below about 1200 bytes.
+constexpr std::size_t max_gso_segment = 1400;
+// GSO refusals on one socket before it stops trying.
+constexpr std::uint32_t gso_refusals_to_give_up = 8;
+
+// How many datagrams from `first` may leave as one GSO send: same destination, same size, the
+// last one possibly shorter, within the segment and byte limits. 1 means "send it alone".
+std::size_t gso_run(std::span<const OutgoingDatagram> d, std::size_t first,
+                    std::size_t limit) noexcept {
+    const OutgoingDatagram& head = d[first];
+    if (!head.coalesce || head.data.empty() || head.data.size() > max_gso_segment) return 1;
+    const std::size_t size = head.data.size();
+    std::size_t n = 1;
+    std::size_t bytes = size;
+    while (first + n < d.size() && n < limit) {
+        const OutgoingDatagram& next = d[first + n];
+        if (!next.coalesce || !(next.to == head.to) || next.data.size() > size ||
+            next.data.empty() || bytes + next.data.size() > max_gso_bytes)
+            break;
+        bytes += next.data.size();
+        ++n;
+        if (next.data.size() < size) break; // a shorter one can only be the last
+    }
+    return n;
+}
+
+} // namespace
+
 std::size_t UdpPort::send(std::span<const OutgoingDatagram> datagrams) noexcept {
+    constexpr std::size_t control_bytes = CMSG_SPACE(sizeof(std::uint16_t));
     std::size_t dropped = 0;
     std::array<mmsghdr, batch_size> headers;
-    std::array<iovec, batch_size> iovecs;
+    std::array<std::size_t, batch_size> counts; // datagrams per message
+    std::array<iovec, 2 * batch_size> iovecs;
     std::array<sockaddr_storage, batch_size> names;
+    alignas(cmsghdr) std::array<std::array<std::byte, control_bytes>, batch_size> controls;
+    const int fd = send_fd_ >= 0 ? send_fd_ : socket_.native_handle();
+    std::size_t plain_until = 0; // datagrams before this index go one by one (a refused run)
     while (!datagrams.empty()) {
-        std::size_t n = std::min(datagrams.size(), batch_size);
-        for (std::size_t i = 0; i < n; ++i) {
-            const auto& d = datagrams[i];
-            iovecs[i] = iovec{const_cast<std::byte*>(d.data.data()), d.data.size()};
-            headers[i].msg_hdr = msghdr{};
-            headers[i].msg_hdr.msg_name = &names[i];
-            headers[i].msg_hdr.msg_namelen = to_sockaddr(d.to, names[i]);
-            headers[i].msg_hdr.msg_iov = &iovecs[i];
-            headers[i].msg_hdr.msg_iovlen = 1;
+        // Messages for this sendmmsg call: each one datagram, or a GSO run of several.
+        std::size_t messages = 0;
+        std::size_t used = 0; // datagrams covered
+        std::size_t iov = 0;
+        while (used < datagrams.size() && messages < batch_size && iov < iovecs.size()) {
+            const std::size_t limit = std::min(max_segments, iovecs.size() - iov);
+            const std::size_t run =
+                gso_off_ || used < plain_until ? 1 : gso_run(datagrams, used, limit);
+            msghdr& m = headers[messages].msg_hdr;
+            m = msghdr{};
+            m.msg_name = &names[messages];
+            m.msg_namelen = to_sockaddr(datagrams[used].to, names[messages]);
+            m.msg_iov = &iovecs[iov];
+            m.msg_iovlen = run;
+            for (std::size_t k = 0; k < run; ++k) {
+                const auto& d = datagrams[used + k].data;
+                iovecs[iov + k] = iovec{const_cast<std::byte*>(d.data()), d.size()};
+            }
+            if (run > 1) {
+                m.msg_control = controls[messages].data();
+                m.msg_controllen = control_bytes;
+                cmsghdr* c = CMSG_FIRSTHDR(&m);
+                c->cmsg_level = SOL_UDP;
+                c->cmsg_type = UDP_SEGMENT;
+                c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+                const auto segment = static_cast<std::uint16_t>(datagrams[used].data.size());
+                std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+            }
+            counts[messages] = run;
+            iov += run;
+            used += run;
+            ++messages;
         }
-        int sent = ::sendmmsg(send_fd_ >= 0 ? send_fd_ : socket_.native_handle(), headers.data(),
-                              static_cast<unsigned>(n), MSG_DONTWAIT);
+        int sent = ::sendmmsg(fd, headers.data(), static_cast<unsigned>(messages), MSG_DONTWAIT);
         if (sent <= 0) {
             if (sent < 0 && errno == EINTR) continue;
+            if (sent < 0 && counts[0] > 1 && (errno == EINVAL || errno == EIO)) {
+                // The kernel refused GSO for this run (path MTU, IPsec, ...): send the same
+                // datagrams one by one; a socket refused again and again stops trying.
+                plain_until = counts[0];
+                gso_off_ = ++gso_refusals_ >= gso_refusals_to_give_up;
+                continue;
+            }
             // EAGAIN (socket buffer full) or a per-destination error on the first message: drop
-            // that one message and go on. TODO(perf): wait for writability instead of dropping.
-            ++dropped;
-            datagrams = datagrams.subspan(1);
+            // that message and go on. TODO(perf): wait for writability instead of dropping.
+            dropped += counts[0];
+            plain_until -= std::min(plain_until, counts[0]);
+            datagrams = datagrams.subspan(counts[0]);
             continue;
         }
-        datagrams = datagrams.subspan(static_cast<std::size_t>(sent));
+        std::size_t done = 0;
+        for (int i = 0; i < sent; ++i)
+            done += counts[static_cast<std::size_t>(i)];
+        plain_until -= std::min(plain_until, done);
+        datagrams = datagrams.subspan(done);
     }
     return dropped;
 }

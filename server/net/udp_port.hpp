@@ -27,6 +27,9 @@ struct ReceivedDatagram {
 struct OutgoingDatagram {
     std::span<const std::byte> data;
     proto::TransportAddress to;
+    /// May leave in one UDP GSO send with the datagrams next to it that go to the same
+    /// destination with the same size (see UdpPort::send). Set for relayed payloads only.
+    bool coalesce = false;
 };
 
 /// Receives batches from a UdpPort. Called on the port's io_context thread; the spans are valid
@@ -109,7 +112,18 @@ public:
     /// the benchmark machines). No epoll watches the twin, so sending from it costs none of it.
     bool use_send_twin() noexcept;
     /// Sends with sendmmsg; returns how many datagrams the kernel did not take (dropped).
+    ///
+    /// Runs of `coalesce` datagrams to one destination, all of one size (the last may be
+    /// shorter), leave as one message with UDP_SEGMENT (UDP GSO): the kernel builds and routes
+    /// one buffer and cuts it into the same datagrams on the way out, instead of doing the whole
+    /// send path once per datagram. A media stream relayed to one client at a high rate gives
+    /// such runs (datagrams up to 1400 bytes). If the kernel refuses a GSO send (EINVAL, EIO:
+    /// e.g. IPsec, or segments larger than the path MTU), that run is sent datagram by datagram;
+    /// after 8 refusals the socket stops trying.
     std::size_t send(std::span<const OutgoingDatagram> datagrams) noexcept;
+    /// Largest number of datagrams in one GSO send (the kernel's UDP_MAX_SEGMENTS is 64 or
+    /// more).
+    static constexpr std::size_t max_segments = 64;
     /// Reads the socket's receive-drop total (SO_MEMINFO, the `drops` column of /proc/net/udp)
     /// and reports any growth since the last call to the sink's on_receive_drops.
     ///
@@ -134,6 +148,8 @@ private:
     ReceiveBatch& batch_;
     int send_fd_ = -1; ///< the twin of use_send_twin(), or -1: send on socket_
     bool icmp_errors_ = false;
+    bool gso_off_ = false;           ///< no more GSO on this socket
+    std::uint32_t gso_refusals_ = 0; ///< GSO sends the kernel refused on this socket
     std::uint32_t drops_seen_ = 0; ///< the kernel's drop total at the last poll_drops()
 };
 

@@ -638,7 +638,7 @@ bool Engine::queue_payload(Via via, const proto::TransportAddress& to,
     auto space = out.prepare();
     if (space.size() < payload.size()) return false;
     if (!payload.empty()) std::memcpy(space.data(), payload.data(), payload.size());
-    out.commit(via, to, payload.size());
+    out.commit(via, to, payload.size(), true);
     return true;
 }
 

@@ -63,6 +63,9 @@ public:
         proto::TransportAddress to;
         const std::byte* data;
         std::uint32_t size;
+        /// A relayed payload (peer data to a client, or client data to a peer), as opposed to
+        /// an answer: the sender may coalesce runs of them (UDP GSO).
+        bool relayed;
     };
 
     /// Space for the next message; empty when the outbox is full.
@@ -70,19 +73,24 @@ public:
         if (count_ == max_messages) return {};
         return std::span<std::byte>(arena_).subspan(used_, max_message_bytes);
     }
-    /// Records the first `size` bytes of the last prepare() as a message to `to` via `via`.
-    void commit(Via via, const proto::TransportAddress& to, std::size_t size) noexcept {
-        entries_[count_] = Entry{via, to, arena_.data() + used_, static_cast<std::uint32_t>(size)};
+    /// Records the first `size` bytes of the last prepare() as a message to `to` via `via`;
+    /// `relayed` marks a relayed payload (see Entry::relayed).
+    void commit(Via via, const proto::TransportAddress& to, std::size_t size,
+                bool relayed = false) noexcept {
+        entries_[count_] =
+            Entry{via, to, arena_.data() + used_, static_cast<std::uint32_t>(size), relayed};
         used_ += size;
         ++count_;
     }
-    /// Records `bytes` (outside the arena, or inside the last prepare()) as a message, without
-    /// copying. `arena_bytes` is how much of the last prepare() the message occupies (0 when it
-    /// lies elsewhere). Returns false (nothing recorded) when the outbox is full.
+    /// Records the relayed payload `bytes` (outside the arena, or inside the last prepare()) as
+    /// a message, without copying. `arena_bytes` is how much of the last prepare() the message
+    /// occupies (0 when it lies elsewhere). Returns false (nothing recorded) when the outbox is
+    /// full.
     bool commit_view(Via via, const proto::TransportAddress& to, std::span<const std::byte> bytes,
                      std::size_t arena_bytes = 0) noexcept {
         if (count_ == max_messages) return false;
-        entries_[count_] = Entry{via, to, bytes.data(), static_cast<std::uint32_t>(bytes.size())};
+        entries_[count_] =
+            Entry{via, to, bytes.data(), static_cast<std::uint32_t>(bytes.size()), true};
         used_ += arena_bytes;
         ++count_;
         return true;

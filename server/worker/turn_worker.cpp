@@ -266,7 +266,8 @@ void TurnWorker::flush() {
         std::size_t run_size = 0;
         for (std::size_t j = i; j < entries.size(); ++j) {
             if (ports[j] != port) continue;
-            run[run_size++] = net::OutgoingDatagram{outbox_.bytes(entries[j]), entries[j].to};
+            run[run_size++] =
+                net::OutgoingDatagram{outbox_.bytes(entries[j]), entries[j].to, entries[j].relayed};
             ports[j] = nullptr;
         }
         const std::size_t dropped = port->send({run.data(), run_size});

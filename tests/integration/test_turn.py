@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import re
+import signal
 import socket
 import struct
 import time
@@ -970,6 +971,78 @@ class PortExhaustion(TurnCase):
         self.assertEqual(a3.relay, a1.relay)
         for c in (c2, c3):
             self.assertEqual(c.refresh_ok(0), 0)
+
+
+class Bursts(TurnCase):
+    """Datagrams that queue up while the server is stopped are drained together, so runs to one
+    destination leave as UDP GSO sends: every datagram must still arrive alone, whole, in
+    order, in both directions, whatever the sizes."""
+
+    @classmethod
+    def make_config(cls, tls_files):
+        return turn_cfg(workers=1)
+
+    # Equal sizes (coalesced), a shorter one (ends a run), a larger one (starts a new run), one
+    # above the coalescing limit, and an empty one.
+    SIZES = [100] * 30 + [40] + [100] * 5 + [300] * 3 + [1500, 1500] + [0] + [64] * 70
+
+    def payloads(self, tag: bytes) -> list[bytes]:
+        out = []
+        for i, n in enumerate(self.SIZES):
+            head = tag + i.to_bytes(2, "big")
+            out.append((head * (n // len(head) + 1))[:n])
+        return out
+
+    def stopped(self):
+        server = self.server
+
+        class Stopped:
+            def __enter__(self):
+                server.send_signal(signal.SIGSTOP)
+
+            def __exit__(self, *exc):
+                server.send_signal(signal.SIGCONT)
+
+        return Stopped()
+
+    def test_peer_bursts_reach_the_client_as_channel_data(self):
+        c, a = self.allocated()
+        peer = self.peer()
+        c.bind(0x4000, peer.addr)
+        sent = self.payloads(b"C")
+        with self.stopped():
+            for p in sent:
+                peer.send(p, a.relay)
+        got = [c.recv_data() for _ in sent]
+        self.assertEqual(got, [("channel", 0x4000, p) for p in sent])
+        c.expect_no_data()
+
+    def test_peer_bursts_reach_the_client_as_data_indications(self):
+        c, a = self.allocated()
+        peer = self.peer()
+        c.permit(peer.addr)
+        sent = self.payloads(b"D")
+        with self.stopped():
+            for p in sent:
+                peer.send(p, a.relay)
+        got = [c.recv_data() for _ in sent]
+        self.assertEqual(got, [("data", peer.addr, p) for p in sent])
+
+    def test_client_bursts_reach_the_peers(self):
+        # Two allocations, two peers, their datagrams interleaved in one drain of the listener.
+        c1, a1 = self.allocated()
+        c2, a2 = self.allocated("bob")
+        p1, p2 = self.peer(), self.peer()
+        c1.bind(0x4000, p1.addr)
+        c2.bind(0x4001, p2.addr)
+        sent1, sent2 = self.payloads(b"1"), self.payloads(b"2")
+        with self.stopped():
+            for x, y in zip(sent1, sent2):
+                c1.send_channel(0x4000, x)
+                c2.send_channel(0x4001, y)
+        self.assertEqual([p1.recv() for _ in sent1], [(x, a1.relay) for x in sent1])
+        self.assertEqual([p2.recv() for _ in sent2], [(y, a2.relay) for y in sent2])
+        p1.expect_nothing()
 
 
 @unittest.skipUnless(HAVE_ALT, "cannot bind 127.0.0.2")
