@@ -150,7 +150,7 @@ private:
     bool icmp_errors_ = false;
     bool gso_off_ = false;           ///< no more GSO on this socket
     std::uint32_t gso_refusals_ = 0; ///< GSO sends the kernel refused on this socket
-    std::uint32_t drops_seen_ = 0; ///< the kernel's drop total at the last poll_drops()
+    std::uint32_t drops_seen_ = 0;   ///< the kernel's drop total at the last poll_drops()
 };
 
 } // namespace traverse::net
