@@ -307,7 +307,7 @@ void read_cidrs(Loader& loader, const Entry& entry, std::vector<std::string>& ou
 /// publishes it, and a unit test checks that schema.md documents each entry. A list of maps
 /// has an entry for the list ("auth.users") that reads its items through the entries of the
 /// item keys ("auth.users[].name").
-constexpr std::array<Field, 46> fields{{
+constexpr std::array<Field, 47> fields{{
     {"server.software",
      [](Loader& loader, const Entry& entry, Target& target) {
          // An unquoted `false` turns SOFTWARE off; a quoted "false" is just a string.
@@ -586,6 +586,10 @@ constexpr std::array<Field, 46> fields{{
      [](Loader& loader, const Entry& entry, Target& target) {
          loader.read(entry, "true or false", parse_bool,
                      target.config.relay.rfc5766_channel_numbers);
+     }},
+    {"relay.udp_gso",
+     [](Loader& loader, const Entry& entry, Target& target) {
+         loader.read(entry, "true or false", parse_bool, target.config.relay.udp_gso);
      }},
     {"peers.allow", [](Loader& loader, const Entry& entry,
                        Target& target) { read_cidrs(loader, entry, target.config.peers.allow); }},

@@ -135,6 +135,8 @@ struct Relay {
     std::chrono::seconds channel_lifetime{defaults::channel_lifetime};       ///< RFC 8656; no key
     /// Accept RFC 5766's channel numbers 0x4000..0x7FFE, not only RFC 8656's 0x4000..0x4FFF.
     bool rfc5766_channel_numbers = false;
+    /// Send runs of relayed datagrams to one destination as UDP GSO sends (UDP_SEGMENT).
+    bool udp_gso = true;
     bool operator==(const Relay&) const = default; ///< field-wise comparison
 };
 

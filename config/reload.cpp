@@ -64,6 +64,7 @@ ReloadPlan plan_reload(const ServerConfig& running, const ServerConfig& next) {
     }
     restart_only(r, "relay.rfc5766_channel_numbers", running.relay.rfc5766_channel_numbers,
                  e.relay.rfc5766_channel_numbers);
+    restart_only(r, "relay.udp_gso", running.relay.udp_gso, e.relay.udp_gso);
     restart_only(r, "metrics", running.metrics, e.metrics);
     // Turning TURN on or off changes which sockets exist (relay pool): keep the running mode.
     if (running.auth.enabled() != e.auth.enabled()) {

@@ -6,15 +6,18 @@
 # second where that applies. Loopback only; every step bounded in time.
 #
 # usage: tools/bench.sh [--quick] [--reps R] [--duration S] [--build DIR] [--json-out FILE]
+#                       [--no-gso]
 #   --quick   one repetition of 1 s runs, 1-worker targets only (about 20 s)
-#   default   3 repetitions of 2 s runs (under about 3 minutes)
+#   default   5 repetitions of 2 s runs (about 5 minutes)
+#   --no-gso  traverse with relay.udp_gso: false (every relayed datagram sent on its own)
 # Per-CPU figures use utime+stime from /proc/PID/stat (10 ms ticks): short runs are coarse.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$ROOT/build"
-REPS=3
+REPS=5
 DUR=2
+GSO=true
 QUICK=0
 ALLOCS=3000
 JSON_OUT=""
@@ -25,7 +28,8 @@ while [[ $# -gt 0 ]]; do
     --duration) DUR="$2"; shift 2 ;;
     --build) BUILD="$2"; shift 2 ;;
     --json-out) JSON_OUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --no-gso) GSO=false; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +72,7 @@ relay:
   addresses: [127.0.0.1]
   port_range: $first-$last
   rfc5766_channel_numbers: true
+  udp_gso: $GSO
 peers:
   allow: [127.0.0.1/32]
 quotas:

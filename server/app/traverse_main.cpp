@@ -225,6 +225,7 @@ std::shared_ptr<const turn::PeerPolicy> make_peer_policy(const config::ServerCon
 worker::RelayPoolOptions relay_options(const config::Relay& relay, unsigned worker,
                                        unsigned workers) {
     worker::RelayPoolOptions o;
+    o.udp_gso = relay.udp_gso;
     for (const auto& r : relay.addresses) {
         worker::RelayAddress a;
         a.bind = ip_of(r.address);
@@ -352,7 +353,11 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
         TRAVERSE_LOG(error, "app", "cannot start", {"error", plan.error});
         return exit_config;
     }
-    if (!check_descriptor_limit(cfg, workers, plan.table.size() * workers)) {
+    // Every UDP listener socket has a send-only twin (net::UdpPort::use_send_twin).
+    std::size_t udp_listeners = 0;
+    for (const auto& l : plan.table)
+        udp_listeners += l.transport == turn::Transport::udp ? 1 : 0;
+    if (!check_descriptor_limit(cfg, workers, (plan.table.size() + udp_listeners) * workers)) {
         app::close_all(plan);
         return exit_config;
     }
@@ -392,6 +397,7 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
         setup.index = w;
         setup.engine = engine_options(cfg, authenticator, make_peer_policy(cfg));
         setup.relay = relay_options(cfg.relay, w, workers);
+        setup.udp_gso = cfg.relay.udp_gso;
         setup.quotas = &quota;
         setup.reservations = &reservations;
         setup.listeners = plan.table;

@@ -124,6 +124,8 @@ public:
     /// Largest number of datagrams in one GSO send (the kernel's UDP_MAX_SEGMENTS is 64 or
     /// more).
     static constexpr std::size_t max_segments = 64;
+    /// Sends every datagram on its own from now on (relay.udp_gso: false).
+    void disable_gso() noexcept { gso_off_ = true; }
     /// Reads the socket's receive-drop total (SO_MEMINFO, the `drops` column of /proc/net/udp)
     /// and reports any growth since the last call to the sink's on_receive_drops.
     ///

@@ -143,6 +143,7 @@ turn::RelayGrant RelayPool::adopt(net::BoundSocket socket, const RelayAddress& w
     mark(socket.local.port, true);
     ports_[id] = std::make_unique<net::UdpPort>(io_, socket, id, sink_, batch_);
     ports_[id]->enable_icmp_errors();
+    if (!options_.udp_gso) ports_[id]->disable_gso();
     ports_[id]->start();
     ++open_;
     publish();

@@ -57,6 +57,7 @@ struct RelayPoolOptions {
     std::uint16_t port_max = 65535;
     std::chrono::seconds reservation_lifetime{30}; ///< RFC 8656 §7.2: about 30 seconds
     int receive_buffer_bytes = 256 * 1024;
+    bool udp_gso = true; ///< relay sockets may coalesce runs (UdpPort::send); relay.udp_gso
 };
 
 /// Implements turn::RelayOpener with real UDP sockets, one per allocation (inherent to TURN: the

@@ -40,6 +40,7 @@ TurnWorker::TurnWorker(WorkerSetup setup, net::ConnectionLimiter& limiter)
     for (std::uint32_t i = 0; i < table.size(); ++i) {
         if (table[i].transport == turn::Transport::udp) {
             udp_[i] = std::make_unique<net::UdpPort>(io_, setup.sockets[i], i, *this, batch_);
+            if (!setup.udp_gso) udp_[i]->disable_gso();
         } else {
             auto tls = table[i].transport == turn::Transport::tls ? setup.tls : nullptr;
             streams_[i] = std::make_unique<net::StreamListener>(io_, setup.sockets[i], i, tls,

@@ -30,8 +30,9 @@ struct WorkerSetup {
     std::vector<net::BoundSocket> sockets;
     std::shared_ptr<boost::asio::ssl::context> tls; ///< null when no TLS listener
     net::StreamLimits limits;
-    RelayPoolOptions relay;                      ///< this worker's relay addresses and port slice
-    turn::QuotaLedger* quotas = nullptr;         ///< shared by all workers; outlives them
+    RelayPoolOptions relay;              ///< this worker's relay addresses and port slice
+    bool udp_gso = true;                 ///< listeners may coalesce relayed runs (relay.udp_gso)
+    turn::QuotaLedger* quotas = nullptr; ///< shared by all workers; outlives them
     ReservationRegistry* reservations = nullptr; ///< shared by all workers; outlives them
 };
 

@@ -628,7 +628,7 @@ class PortPoolMetrics(MetricsCase):
             s.bind(("127.0.0.1", 0))
             self.server.send_signal(signal.SIGSTOP)
             try:
-                # Relay sockets keep the kernel's default buffer: a few thousand overflow it.
+                # Relay sockets have a 256 KiB receive buffer: 20,000 datagrams overflow it.
                 for _ in range(20000):
                     s.sendto(b"\x00" * 1200, alloc.relay)
             finally:

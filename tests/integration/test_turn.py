@@ -1045,6 +1045,16 @@ class Bursts(TurnCase):
         p1.expect_nothing()
 
 
+class BurstsWithoutGso(Bursts):
+    """The same bursts with relay.udp_gso off: one send per datagram."""
+
+    @classmethod
+    def make_config(cls, tls_files):
+        cfg = turn_cfg(workers=1)
+        cfg["relay"]["udp_gso"] = False
+        return cfg
+
+
 @unittest.skipUnless(HAVE_ALT, "cannot bind 127.0.0.2")
 class ChallengeRateLimit(TurnCase):
     RATE = 5

@@ -611,6 +611,18 @@ relay:
 
 TEST_SUITE_END();
 
+TEST_CASE("relay.udp_gso takes a boolean and defaults to on") {
+    CHECK(default_config().relay.udp_gso);
+    const LoadResult off = load_string("relay:\n  udp_gso: false\n");
+    REQUIRE_MESSAGE(off.ok(), render(off));
+    CHECK_FALSE(off.config->relay.udp_gso);
+    const LoadResult bad = load_string("relay:\n  udp_gso: 1x\n");
+    REQUIRE_FALSE(bad.ok());
+    const Diagnostic* d = find_error(bad, "relay.udp_gso", "true or false");
+    REQUIRE(d != nullptr);
+    CHECK(d->line == 2);
+}
+
 TEST_CASE("relay.rfc5766_channel_numbers takes a boolean and defaults to RFC 8656's range") {
     CHECK_FALSE(default_config().relay.rfc5766_channel_numbers);
     const LoadResult on = load_string("relay:\n  rfc5766_channel_numbers: true\n");
