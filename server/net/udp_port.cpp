@@ -247,8 +247,8 @@ std::size_t UdpPort::send(std::span<const OutgoingDatagram> datagrams) noexcept 
         std::size_t iov = 0;
         while (used < datagrams.size() && messages < batch_size && iov < iovecs.size()) {
             const std::size_t limit = std::min(max_segments, iovecs.size() - iov);
-            const std::size_t run =
-                gso_off_ || used < plain_until ? 1 : gso_run(datagrams, used, limit);
+            const bool may_coalesce = datagrams[used].coalesce && !gso_off_ && used >= plain_until;
+            const std::size_t run = may_coalesce ? gso_run(datagrams, used, limit) : 1;
             msghdr& m = headers[messages].msg_hdr;
             m = msghdr{};
             m.msg_name = &names[messages];
