@@ -87,6 +87,15 @@ TEST_CASE("reload: sockets, workers and the relay range keep their running value
     CHECK(plan.effective.quotas.max_allocations_per_user == 5);
 }
 
+TEST_CASE("reload: relay.udp_gso keeps its running value") {
+    const auto running = load_ok(base);
+    auto next = running;
+    next.relay.udp_gso = !running.relay.udp_gso;
+    const auto plan = plan_reload(running, next);
+    CHECK(plan.restart_needed == std::vector<std::string>{"relay.udp_gso"});
+    CHECK(plan.effective.relay.udp_gso == running.relay.udp_gso);
+}
+
 TEST_CASE("reload: removing every credential would turn TURN off, which needs a restart") {
     const auto running = load_ok(base);
     auto next_text = base;
