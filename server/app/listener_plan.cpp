@@ -97,6 +97,12 @@ ListenerPlan bind_listeners(const config::ServerConfig& config, unsigned workers
                 return plan;
             }
             if (w == 0) info.local = opened.socket.local; // port 0 resolved here
+            if (info.transport == turn::Transport::udp) {
+                // The listener's send-only twin (see net::open_udp_sender); without one the
+                // worker sends on the listener itself.
+                auto twin = net::open_udp_sender(opened.socket.local, udp_receive_buffer);
+                if (twin.ok()) opened.socket.send_fd = twin.socket.fd;
+            }
             plan.sockets[w].push_back(opened.socket);
         }
     }
@@ -105,8 +111,10 @@ ListenerPlan bind_listeners(const config::ServerConfig& config, unsigned workers
 
 void close_all(ListenerPlan& plan) {
     for (auto& per_worker : plan.sockets)
-        for (auto& s : per_worker)
+        for (auto& s : per_worker) {
             if (s.fd >= 0) ::close(s.fd);
+            if (s.send_fd >= 0) ::close(s.send_fd);
+        }
     plan.sockets.clear();
 }
 

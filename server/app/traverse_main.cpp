@@ -353,7 +353,7 @@ int run(config::ServerConfig cfg, const ConfigSource& reload_source) {
         TRAVERSE_LOG(error, "app", "cannot start", {"error", plan.error});
         return exit_config;
     }
-    // Every UDP listener socket has a send-only twin (net::UdpPort::use_send_twin).
+    // Every UDP listener socket has a send-only twin (net::open_udp_sender).
     std::size_t udp_listeners = 0;
     for (const auto& l : plan.table)
         udp_listeners += l.transport == turn::Transport::udp ? 1 : 0;

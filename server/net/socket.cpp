@@ -18,7 +18,11 @@ std::string describe(const char* what, const proto::TransportAddress& at) {
     return std::string(what) + " " + at.to_string() + ": " + std::strerror(errno);
 }
 
-OpenResult open_common(const proto::TransportAddress& at, int type, bool reuse_port) {
+/// How a socket shares its address: alone, in the SO_REUSEPORT group (listeners), or beside the
+/// group with SO_REUSEADDR only (a listener's send-only twin).
+enum class Sharing { exclusive, reuse_port, reuse_addr };
+
+OpenResult open_common(const proto::TransportAddress& at, int type, Sharing sharing) {
     OpenResult r;
     int domain = at.family == proto::Family::ipv4 ? AF_INET : AF_INET6;
     int fd = ::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -27,12 +31,12 @@ OpenResult open_common(const proto::TransportAddress& at, int type, bool reuse_p
         return r;
     }
     int one = 1;
-    if (reuse_port) {
+    if (sharing == Sharing::reuse_port) {
         // Every worker binds its own socket to the same address; the kernel spreads by 4-tuple
         // hash.
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
+    if (sharing != Sharing::exclusive) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     // An IPv6 listener serves IPv6 only; IPv4 gets its own listener (explicit beats dual-stack).
     if (domain == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     sockaddr_storage ss;
@@ -64,7 +68,8 @@ void set_buffer(int fd, int option, int force_option, int bytes) noexcept {
 } // namespace
 
 OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes, bool reuse_port) {
-    OpenResult r = open_common(at, SOCK_DGRAM, reuse_port);
+    OpenResult r =
+        open_common(at, SOCK_DGRAM, reuse_port ? Sharing::reuse_port : Sharing::exclusive);
     if (!r.ok()) return r;
     set_buffer(r.socket.fd, SO_RCVBUF, SO_RCVBUFFORCE, receive_buffer_bytes);
     // Listeners send every peer->client datagram of their worker: a send buffer as large as
@@ -74,7 +79,10 @@ OpenResult open_udp(const proto::TransportAddress& at, int receive_buffer_bytes,
 }
 
 OpenResult open_udp_sender(const proto::TransportAddress& at, int send_buffer_bytes) {
-    OpenResult r = open_common(at, SOCK_DGRAM, true);
+    // SO_REUSEADDR only: outside the SO_REUSEPORT group. A connected member would make the
+    // kernel give up the group's plain hash spread for per-socket scoring, which can send every
+    // client to one worker.
+    OpenResult r = open_common(at, SOCK_DGRAM, Sharing::reuse_addr);
     if (!r.ok()) return r;
     set_buffer(r.socket.fd, SO_SNDBUF, SO_SNDBUFFORCE, send_buffer_bytes);
     int smallest = 1; // the kernel rounds it up to its minimum: nothing is read from it
@@ -90,7 +98,7 @@ OpenResult open_udp_sender(const proto::TransportAddress& at, int send_buffer_by
 }
 
 OpenResult open_tcp_listener(const proto::TransportAddress& at, int backlog) {
-    OpenResult r = open_common(at, SOCK_STREAM, true);
+    OpenResult r = open_common(at, SOCK_STREAM, Sharing::reuse_port);
     if (!r.ok()) return r;
     if (::listen(r.socket.fd, backlog) != 0) {
         r.error = describe("cannot listen on", at);

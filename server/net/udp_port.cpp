@@ -39,7 +39,8 @@ void ReceiveBatch::rearm() noexcept {
 
 UdpPort::UdpPort(asio::io_context& io, BoundSocket socket, std::uint32_t tag, DatagramSink& sink,
                  ReceiveBatch& batch)
-    : socket_(io), local_(socket.local), tag_(tag), sink_(sink), batch_(batch) {
+    : socket_(io), local_(socket.local), tag_(tag), sink_(sink), batch_(batch),
+      send_fd_(socket.send_fd) {
     auto protocol =
         local_.family == proto::Family::ipv4 ? asio::ip::udp::v4() : asio::ip::udp::v6();
     socket_.assign(protocol, socket.fd);
@@ -51,6 +52,12 @@ UdpPort::~UdpPort() {
 }
 
 void UdpPort::start() {
+    // Between its bind and its connect the twin was an ordinary member of the group and may
+    // have been handed a datagram: serve whatever it holds; it never receives again.
+    if (send_fd_ >= 0) {
+        while (receive(send_fd_) == static_cast<int>(batch_size)) {
+        }
+    }
     do_wait();
 }
 
@@ -61,24 +68,6 @@ void UdpPort::close() {
     send_fd_ = -1;
 }
 
-bool UdpPort::use_send_twin() noexcept {
-    if (send_fd_ >= 0) return true;
-    const int fd = socket_.native_handle();
-    int reuse = 0;
-    socklen_t len = sizeof reuse;
-    if (::getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuse, &len) != 0 || reuse == 0) return false;
-    int send_buffer = 0;
-    len = sizeof send_buffer;
-    ::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer, &len); // reported doubled
-    OpenResult twin = open_udp_sender(local_, send_buffer / 2);
-    if (!twin.ok()) return false;
-    send_fd_ = twin.socket.fd;
-    // Between its bind and its connect the twin was an ordinary member of the group and may
-    // have been handed a datagram: serve whatever it holds, then it never receives again.
-    while (receive(send_fd_) == static_cast<int>(batch_size)) {
-    }
-    return true;
-}
 
 void UdpPort::enable_icmp_errors() noexcept {
     int one = 1;

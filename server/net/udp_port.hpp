@@ -90,27 +90,25 @@ public:
     static constexpr std::size_t wakeup_budget = 512; ///< datagrams drained per readiness event
 
     /// `tag` is handed to the sink with every batch (a listener index or a relay id); `batch`
-    /// must outlive the port and belong to the same thread.
+    /// must outlive the port and belong to the same thread. The port owns `socket.fd` and, when
+    /// set, `socket.send_fd`: a send-only twin (open_udp_sender) that every send then uses.
+    ///
+    /// Why a twin: the socket Asio waits on has an epoll entry on its wait queue, and the kernel
+    /// runs its write-space wake-up through that entry each time it frees a sent datagram (two
+    /// spinlocks with interrupts off per datagram; about 4% of a core per Binding answer on the
+    /// benchmark machines). No epoll watches the twin, so sending from it costs none of it.
     UdpPort(boost::asio::io_context& io, BoundSocket socket, std::uint32_t tag, DatagramSink& sink,
             ReceiveBatch& batch);
     UdpPort(const UdpPort&) = delete;
     UdpPort& operator=(const UdpPort&) = delete;
     ~UdpPort();
 
+    /// Serves what the twin received before it was connected, then waits for readability.
     void start();
     void close();
     /// Asks the kernel to queue ICMP errors for this socket (IP_RECVERR / IPV6_RECVERR); they
     /// reach the sink's on_icmp_error. Used on relay sockets (RFC 8656 §11).
     void enable_icmp_errors() noexcept;
-    /// For a listener in a SO_REUSEPORT group: sends through a twin socket from now on (see
-    /// open_udp_sender), and keeps receiving on this one. False, and nothing changes, when this
-    /// socket is not in such a group or the twin cannot be opened.
-    ///
-    /// Why: the socket Asio waits on has an epoll entry on its wait queue, and the kernel runs
-    /// its write-space wake-up through that entry each time it frees a sent datagram (two
-    /// spinlocks with interrupts off per datagram; about 4% of a core per Binding answer on
-    /// the benchmark machines). No epoll watches the twin, so sending from it costs none of it.
-    bool use_send_twin() noexcept;
     /// Sends with sendmmsg; returns how many datagrams the kernel did not take (dropped).
     ///
     /// Runs of `coalesce` datagrams to one destination, all of one size (the last may be
@@ -148,7 +146,7 @@ private:
     std::uint32_t tag_;
     DatagramSink& sink_;
     ReceiveBatch& batch_;
-    int send_fd_ = -1; ///< the twin of use_send_twin(), or -1: send on socket_
+    int send_fd_ = -1; ///< the send-only twin, or -1: send on socket_
     bool icmp_errors_ = false;
     bool gso_off_ = false;           ///< no more GSO on this socket
     std::uint32_t gso_refusals_ = 0; ///< GSO sends the kernel refused on this socket

@@ -54,10 +54,7 @@ TurnWorker::~TurnWorker() {
 }
 
 void TurnWorker::start() {
-    // Listeners answer through send-only twins (see UdpPort::use_send_twin); done here, once
-    // every port exists, because a twin may hand over a datagram that is answered at once.
-    for (auto& p : udp_)
-        if (p) p->use_send_twin();
+    // Here, once every port exists: start() answers what a listener's twin may hold at once.
     for (auto& p : udp_)
         if (p) p->start();
     for (auto& s : streams_)

@@ -678,6 +678,36 @@ class MetricsPerWorker(TurnServerCase):
     def value_of(samples: dict, name: str, **labels) -> float:
         return samples[(name, tuple(sorted(labels.items())))]
 
+    def test_clients_are_spread_over_both_workers(self):
+        # The kernel spreads UDP clients over the SO_REUSEPORT group by a hash of the 4-tuple.
+        # The listeners' send-only twins are members too (connected, so never chosen): they
+        # must not skew that spread (a twin after both listeners would send it 3:1).
+        def per_worker() -> list[float]:
+            _, text = http_get(*self.server.metrics_addr, "/metrics")
+            samples = parse_exposition(text)
+            return [self.value_of(samples, "traverse_stun_requests_total", method="binding",
+                                  worker=w) for w in "01"]
+
+        before = per_worker()
+        clients = 200
+        socks = []
+        try:
+            for _ in range(clients):
+                s = h.udp_socket("127.0.0.1")
+                socks.append(s)
+                s.sendto(h.binding_request(), self.server.addr("udp"))
+            for s in socks:
+                s.settimeout(5)
+                s.recvfrom(2048)  # every client is answered
+        finally:
+            for s in socks:
+                s.close()
+        after = per_worker()
+        shares = [a - b for a, b in zip(after, before)]
+        self.assertEqual(sum(shares), clients)
+        # Expected 100 each (standard deviation about 7); a 3:1 skew gives about 50.
+        self.assertGreater(min(shares), 70, shares)
+
     @unittest.skipUnless(PROMTOOL, "promtool not installed (apt-get install prometheus)")
     def test_promtool_accepts_the_per_worker_exposition(self):
         _, text = http_get(*self.server.metrics_addr, "/metrics")
