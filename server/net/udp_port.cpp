@@ -68,7 +68,6 @@ void UdpPort::close() {
     send_fd_ = -1;
 }
 
-
 void UdpPort::enable_icmp_errors() noexcept {
     int one = 1;
     int fd = socket_.native_handle();
