@@ -96,18 +96,15 @@ std::string TransportAddress::to_string() const {
 
 TransportAddress xor_transform(const TransportAddress& a, const TransactionId& id) noexcept {
     // Key bytes: magic cookie (4) followed by the transaction id (12), RFC 8489 §14.2.
-    std::array<std::uint8_t, 16> key{};
-    std::byte cookie[4];
-    store_be32(cookie, magic_cookie);
-    for (std::size_t i = 0; i < 4; ++i)
-        key[i] = std::to_integer<std::uint8_t>(cookie[i]);
-    for (std::size_t i = 0; i < id.size(); ++i)
-        key[4 + i] = std::to_integer<std::uint8_t>(id[i]);
-
     TransportAddress out = a;
     out.port = static_cast<std::uint16_t>(a.port ^ (magic_cookie >> 16));
-    for (std::size_t i = 0; i < a.ip_size(); ++i)
-        out.ip[i] = static_cast<std::uint8_t>(a.ip[i] ^ key[i]);
+    const auto* ip = reinterpret_cast<const std::byte*>(a.ip.data());
+    auto* xored = reinterpret_cast<std::byte*>(out.ip.data());
+    store_be32(xored, load_be32(ip) ^ magic_cookie);
+    if (a.family == Family::ipv6) {
+        for (std::size_t i = 0; i < id.size(); ++i)
+            xored[4 + i] = ip[4 + i] ^ id[i];
+    }
     return out;
 }
 

@@ -147,45 +147,22 @@ void MessageBuilder::add_filled(AttrType type, std::size_t length, std::byte fil
         std::memset(p, std::to_integer<int>(fill), length);
 }
 
-std::byte* MessageBuilder::begin_address(AttrType type, const TransportAddress& a) noexcept {
+void MessageBuilder::add_address(AttrType type, const TransportAddress& a) noexcept {
     if (a.family != Family::ipv4 && a.family != Family::ipv6) {
         if (usable()) fail(errc::bad_address_family);
-        return nullptr;
+        return;
     }
-    // 0x00 | family | port | address (RFC 8489 §14.1); the caller writes port and address.
+    // 0x00 | family | port | address (RFC 8489 §14.1).
     std::byte* p = begin_attribute(to_underlying(type), 4 + a.ip_size());
-    if (p == nullptr) return nullptr;
+    if (p == nullptr) return;
     p[0] = std::byte{0};
     p[1] = static_cast<std::byte>(a.family);
-    return p;
-}
-
-void MessageBuilder::add_address(AttrType type, const TransportAddress& a) noexcept {
-    std::byte* p = begin_address(type, a);
-    if (p == nullptr) return;
     store_be16(p + 2, a.port);
     std::memcpy(p + 4, a.ip.data(), a.ip_size());
 }
 
 void MessageBuilder::add_xor_address(AttrType type, const TransportAddress& a) noexcept {
-    // RFC 8489 §14.2, written straight into the message: port ^ top of the magic cookie, the
-    // address ^ cookie (IPv4) or ^ cookie || transaction id (IPv6). Same bytes as
-    // add_address(type, xor_transform(a, id)), without the intermediate copy.
-    std::byte* p = begin_address(type, a);
-    if (p == nullptr) return;
-    store_be16(p + 2, static_cast<std::uint16_t>(a.port ^ (magic_cookie >> 16)));
-    std::uint32_t head = 0;
-    std::memcpy(&head, a.ip.data(), 4);
-    std::byte cookie[4];
-    store_be32(cookie, magic_cookie);
-    std::uint32_t key = 0;
-    std::memcpy(&key, cookie, 4);
-    head ^= key;
-    std::memcpy(p + 4, &head, 4);
-    if (a.family == Family::ipv6) {
-        for (std::size_t i = 0; i < transaction_id_.size(); ++i)
-            p[8 + i] = static_cast<std::byte>(a.ip[4 + i]) ^ transaction_id_[i];
-    }
+    add_address(type, xor_transform(a, transaction_id_));
 }
 
 void MessageBuilder::add_error_code(int code, std::string_view reason) noexcept {

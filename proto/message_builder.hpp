@@ -96,8 +96,6 @@ private:
     bool usable() noexcept;
     bool admit(std::uint16_t type) noexcept;
     std::byte* begin_attribute(std::uint16_t type, std::size_t value_length) noexcept;
-    /// Starts an (XOR-)address attribute: checks the family, writes reserved and family bytes.
-    std::byte* begin_address(AttrType type, const TransportAddress& a) noexcept;
     void fail(errc e) noexcept;
     void set_length() noexcept;
 

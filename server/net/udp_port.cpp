@@ -52,8 +52,9 @@ UdpPort::~UdpPort() {
 }
 
 void UdpPort::start() {
-    // Between its bind and its connect the twin was an ordinary member of the group and may
-    // have been handed a datagram: serve whatever it holds; it never receives again.
+    // Between its bind and its connect the twin was an unconnected socket on the listener's
+    // address and may have been handed a datagram: serve whatever it holds; it never receives
+    // again.
     if (send_fd_ >= 0) {
         while (receive(send_fd_) == static_cast<int>(batch_size)) {
         }
