@@ -52,6 +52,24 @@ def http_get(host: str, port: int, path: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
+def dashboard_exprs() -> list[str]:
+    """Every query of the Grafana dashboard's panels."""
+    with open(DASHBOARD, encoding="utf-8") as fh:
+        dashboard = json.load(fh)
+    return [target["expr"] for panel in dashboard["panels"]
+            for target in panel.get("targets", [])]
+
+
+def assert_queries_run(tc: unittest.TestCase, web: int, exprs: list[str]) -> None:
+    """Each dashboard query, its Grafana variables filled in, runs on the Prometheus at
+    127.0.0.1:``web`` without error."""
+    for expr in exprs:
+        expr = expr.replace("$instance", ".*").replace("$__rate_interval", "1m")
+        q = urllib.parse.urlencode({"query": expr})
+        status, body = http_get("127.0.0.1", web, f"/api/v1/query?{q}")
+        tc.assertEqual((status, json.loads(body)["status"]), (200, "success"), f"{expr}: {body}")
+
+
 def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -288,17 +306,9 @@ class MetricsEndpoint(MetricsCase):
                                  v("traverse_channels_active") + 5)
 
                 # Every dashboard query runs against the live data without error ...
-                with open(DASHBOARD, encoding="utf-8") as fh:
-                    dashboard = json.load(fh)
-                exprs = [target["expr"] for panel in dashboard["panels"]
-                         for target in panel.get("targets", [])]
+                exprs = dashboard_exprs()
                 self.assertGreaterEqual(len(exprs), 20)
-                for expr in exprs:
-                    expr = expr.replace("$instance", ".*").replace("$__rate_interval", "1m")
-                    q = urllib.parse.urlencode({"query": expr})
-                    status, body = http_get("127.0.0.1", web, f"/api/v1/query?{q}")
-                    self.assertEqual((status, json.loads(body)["status"]), (200, "success"),
-                                     f"{expr}: {body}")
+                assert_queries_run(self, web, exprs)
                 # ... the headroom panel shows the pool, and the alert rules load and evaluate.
                 first, last = self.port_range()
                 headroom = query("sum(traverse_relay_ports_free) / sum(traverse_relay_ports)")

@@ -17,13 +17,12 @@ import unittest
 import urllib.parse
 
 import harness as h
-from test_metrics import free_tcp_port, http_get
+from test_metrics import assert_queries_run, dashboard_exprs, free_tcp_port, http_get
 from test_signaling import SignalServer, hear, say
 from turn_client import TurnServerCase
 
 PROMETHEUS = shutil.which("prometheus")
 ALERTS = os.path.join(h.REPO_ROOT, "monitoring", "prometheus", "alerts.yaml")
-DASHBOARD = os.path.join(h.REPO_ROOT, "monitoring", "grafana", "traverse.json")
 
 
 @unittest.skipUnless(PROMETHEUS, "prometheus not installed (apt-get install prometheus)")
@@ -160,18 +159,10 @@ class PrometheusScrapesBoth(TurnServerCase):
         self.assertGreater(rate.get("", 0), 0)
 
         # Every dashboard query runs; the signaling ones see this call.
-        with open(DASHBOARD, encoding="utf-8") as f:
-            dashboard = json.load(f)
-        exprs = [target["expr"] for panel in dashboard["panels"]
-                 for target in panel.get("targets", [])]
+        exprs = dashboard_exprs()
         signal_exprs = [e for e in exprs if "traverse_signal_" in e]
         self.assertGreaterEqual(len(signal_exprs), 6)
-        for expr in exprs:
-            expr = expr.replace("$instance", ".*").replace("$__rate_interval", "1m")
-            q = urllib.parse.urlencode({"query": expr})
-            status, body = http_get("127.0.0.1", web, f"/api/v1/query?{q}")
-            self.assertEqual((status, json.loads(body)["status"]), (200, "success"),
-                             f"{expr}: {body}")
+        assert_queries_run(self, web, exprs)
         self.assertEqual(self.query(web, "sum(traverse_signal_users_connected)"), {"": 2})
 
         # Every rule, TURN and signaling, loads and evaluates; none fires on a healthy call.
